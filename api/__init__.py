@@ -1,0 +1,1 @@
+"""api: every way in from outside — the CLI, the ISO 15022 gateway, the service and the portal."""

@@ -1,0 +1,34 @@
+"""The `ledgerclear` command line: one Typer app, one module per command group."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="ledgerclear",
+    help="ledgerclear: securities settlement on an EVM ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Each module exposes `register(app)`; add a command group by adding its module name here.
+_COMMAND_MODULES: tuple[str, ...] = (
+    "api.cli.demo",
+)
+
+
+
+@app.callback()
+def _root() -> None:
+    """ledgerclear: securities settlement on an EVM ledger."""
+
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name).register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {CashToken} from "./CashToken.sol";
+import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {SecuritiesLedger} from "./SecuritiesLedger.sol";
+
+/// @title SettlementEngine
+/// @notice Delivery versus payment: a securities leg and a cash leg move together or not at all.
+///         Single instructions settle one per transaction (real-time DvP); netted obligations settle in
+///         batches where each obligation is atomic on its own and a failing one is reported, not reverted.
+///         Every instruction id settles at most once: a settled or cancelled id is final.
+contract SettlementEngine is AccessControl, Pausable {
+    /// @notice Submits instructions and batches, cancels instructions (the clearing house's settlement system).
+    bytes32 public constant SETTLER_ROLE = keccak256("SETTLER_ROLE");
+    /// @notice Configures cash tokens per currency.
+    bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
+    /// @notice Pauses and unpauses settlement.
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @dev Why an obligation did not settle. `Final` marks an id already settled or cancelled.
+    enum Reason { None, LACK, MONY, BLOC, Final }
+
+    ParticipantRegistry public immutable registry;
+    SecuritiesLedger public immutable ledger;
+
+    /// @notice Cash token per currency index (0 HKD, 1 CNY, 2 USD, ...), set by {setCashToken}.
+    CashToken[] public cashTokens;
+
+    /// @dev One bit per instruction id: set once the id is final (settled or cancelled).
+    mapping(uint256 word => uint256 bits) private _final;
+    uint256 public batchCount;
+
+    error ZeroAddress();
+    error UnknownCurrency(uint256 currency);
+    error UnknownParticipant(address account);
+    error AccountBlocked(address account);
+    error SameAccount(address account);
+    error InvalidQuantity(uint256 quantity);
+    error InsufficientSecurities(address account, uint256 securityId, uint256 available, uint256 needed);
+    error InsufficientCash(address account, uint256 currency, uint256 available, uint256 needed);
+    error InstructionFinal(uint64 id);
+    error BadSlot(uint256 index);
+    error BadObligation(uint64 id);
+    error BatchFailed(uint64 id, Reason reason);
+
+    event CashTokenSet(uint256 indexed currency, address token);
+    event InstructionSettled(
+        uint64 indexed id,
+        address indexed deliverer,
+        address indexed receiver,
+        uint256 securityId,
+        uint256 quantity,
+        uint256 currency,
+        uint256 amount
+    );
+    event InstructionCancelled(uint64 indexed id);
+    event BatchStarted(uint256 indexed batchId, uint256 obligations);
+    event ObligationSettled(uint256 indexed batchId, uint64 indexed id, uint256 quantity, uint256 amount);
+    event ObligationPartiallySettled(
+        uint256 indexed batchId, uint64 indexed id, uint256 quantity, uint256 amount, uint256 remaining
+    );
+    event ObligationPending(uint256 indexed batchId, uint64 indexed id, Reason reason);
+    event BatchCompleted(uint256 indexed batchId, uint256 settled, uint256 pending);
+
+    constructor(address admin, ParticipantRegistry registry_, SecuritiesLedger ledger_) {
+        if (admin == address(0) || address(registry_) == address(0) || address(ledger_) == address(0)) {
+            revert ZeroAddress();
+        }
+        registry = registry_;
+        ledger = ledger_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+    }
+
+    /// @notice Set the cash token of currency index `currency` (indices are dense, appended in order).
+    function setCashToken(uint256 currency, CashToken token) external onlyRole(CONFIG_ROLE) {
+        if (address(token) == address(0)) revert ZeroAddress();
+        if (currency < cashTokens.length) {
+            cashTokens[currency] = token;
+        } else if (currency == cashTokens.length) {
+            cashTokens.push(token);
+        } else {
+            revert UnknownCurrency(currency);
+        }
+        emit CashTokenSet(currency, address(token));
+    }
+
+    function currencyCount() external view returns (uint256) {
+        return cashTokens.length;
+    }
+
+    /// @notice Whether instruction `id` is final (settled or cancelled).
+    function isFinal(uint64 id) public view returns (bool) {
+        return (_final[id >> 8] >> (id & 0xff)) & 1 == 1;
+    }
+
+    /// @notice Final flags for many ids in one call (for reconciliation after a crash).
+    function finalOf(uint64[] calldata ids) external view returns (bool[] memory flags) {
+        flags = new bool[](ids.length);
+        for (uint256 i = 0; i < ids.length; ++i) {
+            flags[i] = isFinal(ids[i]);
+        }
+    }
+
+    /// @notice Cancel instruction `id` so it can never settle.
+    function cancel(uint64 id) external onlyRole(SETTLER_ROLE) {
+        if (isFinal(id)) revert InstructionFinal(id);
+        _markFinal(id);
+        emit InstructionCancelled(id);
+    }
+
+    // ---- real-time DvP of one instruction --------------------------------------------------------------
+
+    /// @notice Settle one instruction: `deliverer` gives `quantity` of `securityId` to `receiver`, who pays
+    ///         `amount` cents of currency `currency` (0 amount = free of payment). All or nothing.
+    function settleDvP(
+        uint64 id,
+        address deliverer,
+        address receiver,
+        uint256 securityId,
+        uint256 quantity,
+        uint256 currency,
+        uint256 amount
+    ) external onlyRole(SETTLER_ROLE) whenNotPaused {
+        // Checks
+        if (isFinal(id)) revert InstructionFinal(id);
+        if (quantity == 0) revert InvalidQuantity(quantity);
+        if (deliverer == receiver) revert SameAccount(deliverer);
+        if (currency >= cashTokens.length) revert UnknownCurrency(currency);
+        if (!ledger.isListed(securityId)) revert SecuritiesLedger.UnknownSecurity(securityId);
+        _checkActive(deliverer);
+        _checkActive(receiver);
+        uint256 held = ledger.balanceOf(deliverer, securityId);
+        if (held < quantity) revert InsufficientSecurities(deliverer, securityId, held, quantity);
+        CashToken cash = cashTokens[currency];
+        if (amount > 0) {
+            uint256 funds = cash.balanceOf(receiver);
+            if (funds < amount) revert InsufficientCash(receiver, currency, funds, amount);
+        }
+        // Effects
+        _markFinal(id);
+        emit InstructionSettled(id, deliverer, receiver, securityId, quantity, currency, amount);
+        // Interactions (trusted ledger contracts; a revert in either undoes both legs)
+        ledger.settlementTransfer(deliverer, receiver, securityId, quantity);
+        if (amount > 0) cash.settlementTransfer(receiver, deliverer, amount);
+    }
+
+    // ---- batch settlement ------------------------------------------------------------------------------
+
+    /// @notice Settle many obligations in one transaction; each is atomic on its own.
+    /// @param accounts   participant accounts referenced by the slots.
+    /// @param secSlots   securities positions used, `(accountIndex << 128) | securityId`, grouped by security.
+    /// @param cashSlots  cash positions used, `(accountIndex << 128) | currency`, grouped by currency.
+    /// @param obligations two words per obligation, in priority order:
+    ///        word 0 = `id(64) | deliverSlot(32) << 64 | receiveSlot(32) << 96 | quantity(128) << 128`;
+    ///        word 1 = `amount(128) | payerSlot(32) << 128 | payeeSlot(32) << 160 | minPartial(63) << 192 |
+    ///        partialAllowed(1) << 255`. The payer is normally the securities receiver and the payee the
+    ///        deliverer; the reverse pairing is allowed for net positions whose cash runs with the securities.
+    /// @param allOrNothing when true, any obligation that cannot settle reverts the whole batch
+    ///        (used by the liquidity-saving step, which settles a feasible set together).
+    /// @return settled obligations settled in full or in part; pending the rest.
+    function settleBatch(
+        address[] calldata accounts,
+        uint256[] calldata secSlots,
+        uint256[] calldata cashSlots,
+        uint256[] calldata obligations,
+        bool allOrNothing
+    ) external onlyRole(SETTLER_ROLE) whenNotPaused returns (uint256 settled, uint256 pending) {
+        if (obligations.length % 2 != 0) revert BadSlot(obligations.length);
+        // Checks: load every balance and status the batch touches once, then work in memory.
+        bool[] memory blocked = _blockedAccounts(accounts);
+        uint256[] memory secBefore = ledger.slotBalances(accounts, secSlots);
+        uint256[] memory secBal = _copy(secBefore);
+        uint256[] memory cashBefore = _loadCash(accounts, cashSlots);
+        uint256[] memory cashBal = _copy(cashBefore);
+
+        uint256 batchId = ++batchCount;
+        emit BatchStarted(batchId, obligations.length / 2);
+        uint256 failId;
+        uint256 failCode;
+        (settled, pending, failId, failCode) =
+            _settleAll(batchId, obligations, secSlots, cashSlots, blocked, secBal, cashBal, allOrNothing);
+        if (failCode == FAIL_MALFORMED) revert BadObligation(uint64(failId));
+        if (failCode != 0) revert BatchFailed(uint64(failId), Reason(failCode));
+        emit BatchCompleted(batchId, settled, pending);
+        // Interactions: write the net movements back, once per touched position.
+        _applySecurities(accounts, secSlots, secBefore, secBal);
+        _applyCash(accounts, cashSlots, cashBefore, cashBal);
+    }
+
+    uint256 private constant FAIL_MALFORMED = 255;
+
+    /// @dev The per-obligation loop, in assembly: it is the hot path of every settlement run, and on an
+    ///      interpreted EVM each opcode saved is throughput gained. Memory arrays are only indexed after
+    ///      the explicit bounds checks below. Returns a failure (id, code) instead of reverting so the
+    ///      caller can raise the matching custom error.
+    function _settleAll(
+        uint256 batchId,
+        uint256[] calldata obligations,
+        uint256[] calldata secSlots,
+        uint256[] calldata cashSlots,
+        bool[] memory blocked,
+        uint256[] memory secBal,
+        uint256[] memory cashBal,
+        bool allOrNothing
+    ) private returns (uint256 settled, uint256 pending, uint256 failId, uint256 failCode) {
+        bytes32 tSettled = ObligationSettled.selector;
+        bytes32 tPartial = ObligationPartiallySettled.selector;
+        bytes32 tPending = ObligationPending.selector;
+        uint256 finalSlot;
+        assembly {
+            finalSlot := _final.slot
+        }
+        assembly ("memory-safe") {
+            let n := shr(1, obligations.length)
+            let secLen := mload(secBal)
+            let cashLen := mload(cashBal)
+            let acctLen := mload(blocked)
+            let buf := mload(0x40) // temporary space past the free memory pointer for event data
+            let curWord := not(0)
+            let curBits := 0
+            let dirty := 0
+            for { let k := 0 } lt(k, n) { k := add(k, 1) } {
+                let w0 := calldataload(add(obligations.offset, shl(6, k)))
+                let w1 := calldataload(add(obligations.offset, add(shl(6, k), 32)))
+                let id := and(w0, 0xffffffffffffffff)
+                // final-flag word for this id, cached across consecutive ids
+                let word := shr(8, id)
+                if iszero(eq(word, curWord)) {
+                    if dirty {
+                        mstore(0, curWord)
+                        mstore(32, finalSlot)
+                        sstore(keccak256(0, 64), curBits)
+                    }
+                    mstore(0, word)
+                    mstore(32, finalSlot)
+                    curBits := sload(keccak256(0, 64))
+                    curWord := word
+                    dirty := 0
+                }
+                let bit := shl(and(id, 0xff), 1)
+                let reason := 0
+                let dSlot := and(shr(64, w0), 0xffffffff)
+                let rSlot := and(shr(96, w0), 0xffffffff)
+                let quantity := shr(128, w0)
+                let amount := and(w1, 0xffffffffffffffffffffffffffffffff)
+                let pSlot := and(shr(128, w1), 0xffffffff)
+                let eSlot := and(shr(160, w1), 0xffffffff)
+                // shape checks: slots in range, same security, parties paired, something to move
+                // (quantity 0 with an amount is a pure money obligation of a netted position)
+                if or(or(iszero(lt(dSlot, secLen)), iszero(lt(rSlot, secLen))),
+                      or(iszero(lt(pSlot, cashLen)), iszero(lt(eSlot, cashLen)))) {
+                    failId := id
+                    failCode := 255
+                    break
+                }
+                let dWord := calldataload(add(secSlots.offset, shl(5, dSlot)))
+                let rWord := calldataload(add(secSlots.offset, shl(5, rSlot)))
+                let pWord := calldataload(add(cashSlots.offset, shl(5, pSlot)))
+                let eWord := calldataload(add(cashSlots.offset, shl(5, eSlot)))
+                let deliverer := shr(128, dWord)
+                let receiver := shr(128, rWord)
+                let payer := shr(128, pWord)
+                let payee := shr(128, eWord)
+                let pairOk := or(and(eq(payer, receiver), eq(payee, deliverer)),
+                                 and(eq(payer, deliverer), eq(payee, receiver)))
+                if or(or(eq(deliverer, receiver), iszero(pairOk)),
+                      or(or(iszero(or(quantity, amount)), iszero(lt(deliverer, acctLen))),
+                         or(iszero(lt(receiver, acctLen)),
+                            or(iszero(eq(shl(128, dWord), shl(128, rWord))),
+                               iszero(eq(shl(128, pWord), shl(128, eWord))))))) {
+                    failId := id
+                    failCode := 255
+                    break
+                }
+                if and(curBits, bit) { reason := 4 }
+                if iszero(reason) {
+                    if or(mload(add(blocked, shl(5, add(deliverer, 1)))), mload(add(blocked, shl(5, add(receiver, 1))))) {
+                        reason := 3
+                    }
+                }
+                let qty := quantity
+                let dPtr := add(secBal, shl(5, add(dSlot, 1)))
+                if iszero(reason) {
+                    let held := mload(dPtr)
+                    if lt(held, qty) {
+                        // partial delivery: what the account holds, in whole multiples of the minimum
+                        let minPartial := and(shr(192, w1), 0x7fffffffffffffff)
+                        switch or(or(iszero(shr(255, w1)), iszero(minPartial)), lt(held, minPartial))
+                        case 1 { reason := 1 }
+                        default {
+                            qty := mul(div(held, minPartial), minPartial)
+                            amount := div(mul(amount, qty), quantity)
+                        }
+                    }
+                }
+                let pPtr := add(cashBal, shl(5, add(pSlot, 1)))
+                if iszero(reason) {
+                    if lt(mload(pPtr), amount) { reason := 2 }
+                }
+                switch reason
+                case 0 {
+                    curBits := or(curBits, bit)
+                    dirty := 1
+                    mstore(dPtr, sub(mload(dPtr), qty))
+                    let rPtr := add(secBal, shl(5, add(rSlot, 1)))
+                    mstore(rPtr, add(mload(rPtr), qty))
+                    mstore(pPtr, sub(mload(pPtr), amount))
+                    let ePtr := add(cashBal, shl(5, add(eSlot, 1)))
+                    mstore(ePtr, add(mload(ePtr), amount))
+                    mstore(buf, qty)
+                    mstore(add(buf, 32), amount)
+                    switch eq(qty, quantity)
+                    case 1 { log3(buf, 64, tSettled, batchId, id) }
+                    default {
+                        mstore(add(buf, 64), sub(quantity, qty))
+                        log3(buf, 96, tPartial, batchId, id)
+                    }
+                    settled := add(settled, 1)
+                }
+                default {
+                    if allOrNothing {
+                        failId := id
+                        failCode := reason
+                        break
+                    }
+                    mstore(buf, reason)
+                    log3(buf, 32, tPending, batchId, id)
+                    pending := add(pending, 1)
+                }
+            }
+            if and(dirty, iszero(failCode)) {
+                mstore(0, curWord)
+                mstore(32, finalSlot)
+                sstore(keccak256(0, 64), curBits)
+            }
+        }
+    }
+
+    function _blockedAccounts(address[] calldata accounts) private view returns (bool[] memory blocked) {
+        ParticipantRegistry.Status[] memory statuses = registry.statusesOf(accounts);
+        bool[] memory frozen = ledger.frozenOf(accounts);
+        blocked = new bool[](accounts.length);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            if (statuses[i] == ParticipantRegistry.Status.None) revert UnknownParticipant(accounts[i]);
+            blocked[i] = statuses[i] != ParticipantRegistry.Status.Active || frozen[i];
+        }
+    }
+
+    /// @dev Cash balances per slot, one balancesOf call per currency (slots are grouped by currency).
+    function _loadCash(address[] calldata accounts, uint256[] calldata cashSlots)
+        private
+        view
+        returns (uint256[] memory balances)
+    {
+        uint256 n = cashSlots.length;
+        balances = new uint256[](n);
+        uint256 start = 0;
+        while (start < n) {
+            uint256 c = uint128(cashSlots[start]);
+            if (c >= cashTokens.length) revert UnknownCurrency(c);
+            uint256 end = start + 1;
+            while (end < n && uint128(cashSlots[end]) == c) ++end;
+            address[] memory who = new address[](end - start);
+            for (uint256 i = start; i < end; ++i) {
+                uint256 a = cashSlots[i] >> 128;
+                if (a >= accounts.length) revert BadSlot(i);
+                who[i - start] = accounts[a];
+            }
+            uint256[] memory b = cashTokens[c].balancesOf(who);
+            for (uint256 i = start; i < end; ++i) {
+                balances[i] = b[i - start];
+            }
+            start = end;
+        }
+    }
+
+    function _applySecurities(
+        address[] calldata accounts,
+        uint256[] calldata secSlots,
+        uint256[] memory before,
+        uint256[] memory afterBal
+    ) private {
+        uint256 n = secSlots.length;
+        int256[] memory deltas = new int256[](n);
+        bool any = false;
+        for (uint256 i = 0; i < n; ++i) {
+            deltas[i] = int256(afterBal[i]) - int256(before[i]);
+            if (deltas[i] != 0) any = true;
+        }
+        if (any) ledger.settlementApply(accounts, secSlots, deltas);
+    }
+
+    /// @dev One settlementApply call per currency that moved, with that currency's changed slots only.
+    function _applyCash(
+        address[] calldata accounts,
+        uint256[] calldata cashSlots,
+        uint256[] memory before,
+        uint256[] memory afterBal
+    ) private {
+        uint256 n = cashSlots.length;
+        uint256 start = 0;
+        while (start < n) {
+            uint256 c = uint128(cashSlots[start]);
+            uint256 end = start + 1;
+            uint256 m = afterBal[start] != before[start] ? 1 : 0;
+            while (end < n && uint128(cashSlots[end]) == c) {
+                if (afterBal[end] != before[end]) ++m;
+                ++end;
+            }
+            if (m > 0) {
+                address[] memory who = new address[](m);
+                int256[] memory deltas = new int256[](m);
+                uint256 j = 0;
+                for (uint256 i = start; i < end; ++i) {
+                    if (afterBal[i] != before[i]) {
+                        who[j] = accounts[cashSlots[i] >> 128];
+                        deltas[j] = int256(afterBal[i]) - int256(before[i]);
+                        ++j;
+                    }
+                }
+                cashTokens[c].settlementApply(who, deltas);
+            }
+            start = end;
+        }
+    }
+
+    function _checkActive(address account) private view {
+        ParticipantRegistry.Status s = registry.statusOf(account);
+        if (s == ParticipantRegistry.Status.None) revert UnknownParticipant(account);
+        if (s != ParticipantRegistry.Status.Active || ledger.isFrozen(account)) revert AccountBlocked(account);
+    }
+
+    function _copy(uint256[] memory a) private pure returns (uint256[] memory b) {
+        b = new uint256[](a.length);
+        for (uint256 i = 0; i < a.length; ++i) {
+            b[i] = a[i];
+        }
+    }
+
+    function _markFinal(uint64 id) private {
+        _final[id >> 8] |= uint256(1) << (id & 0xff);
+    }
+
+    // ---- pause ---------------------------------------------------------------------------------------
+
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+}

@@ -1,0 +1,1 @@
+"""ledger: chain access, contract bindings, clearing and settlement, and the store."""

@@ -1,0 +1,225 @@
+"""One way to reach the chain: an embedded py-evm chain (default, no server) or any JSON-RPC node.
+
+Everything above this module talks to a `Chain`: deploy, bind, send, call and decode events, with reverts
+turned into readable `ChainError`s. The backend is chosen by `ChainConfig.rpc_url`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+from web3.types import TxReceipt
+
+from ledger.artifacts import CONTRACT_NAMES, load_artifact
+from ledger.errors import AddressNamer, ChainError, LedgerError, decode_revert, revert_data_of
+
+DEFAULT_BLOCK_GAS_LIMIT = 2_000_000_000
+DEFAULT_TX_GAS = 200_000_000
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """Where the chain is and how much gas a transaction may use.
+
+    rpc_url: None for the embedded chain, else a JSON-RPC endpoint (e.g. http://127.0.0.1:8545).
+    block_gas_limit: genesis block gas limit of the embedded chain (large, so big batches fit in one block).
+    tx_gas: gas limit sent with ordinary transactions (explicit, so nothing is executed twice to estimate).
+    batch_gas_base, batch_gas_per_obligation: gas for a settlement batch = base + per obligation × n,
+      capped at `max_tx_gas`; measured costs are in README (scripts/bench_settlement.py prints them).
+    """
+
+    rpc_url: str | None = None
+    block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT
+    tx_gas: int = DEFAULT_TX_GAS
+    batch_gas_base: int = 1_000_000
+    batch_gas_per_obligation: int = 60_000
+    max_tx_gas: int = DEFAULT_BLOCK_GAS_LIMIT
+    rpc_timeout_s: float = 600.0
+
+    @property
+    def backend(self) -> str:
+        return "embedded" if self.rpc_url is None else "rpc"
+
+    def batch_gas(self, obligations: int) -> int:
+        return min(self.max_tx_gas, self.batch_gas_base + self.batch_gas_per_obligation * obligations)
+
+
+@dataclass(frozen=True)
+class DecodedEvent:
+    contract: str
+    name: str
+    args: dict[str, Any]
+    address: str
+    block_number: int
+    tx_hash: str
+    log_index: int
+
+
+@dataclass
+class _EventAbi:
+    contract: str
+    name: str
+    indexed: list[tuple[str, str]] = field(default_factory=list)
+    data: list[tuple[str, str]] = field(default_factory=list)
+
+
+class EventDecoder:
+    """Decodes logs of any ledgerclear contract by topic, without per-event web3 filters (fast on big batches)."""
+
+    def __init__(self) -> None:
+        self._by_topic: dict[bytes, _EventAbi] = {}
+        for name in CONTRACT_NAMES:
+            for item in load_artifact(name).abi:
+                if item.get("type") != "event":
+                    continue
+                topic = bytes(event_abi_to_log_topic(item))  # type: ignore[arg-type]
+                ev = _EventAbi(contract=name, name=item["name"])
+                for inp in item["inputs"]:
+                    (ev.indexed if inp["indexed"] else ev.data).append((inp["name"], inp["type"]))
+                self._by_topic.setdefault(topic, ev)
+
+    def decode(self, log: Any) -> DecodedEvent | None:
+        topics = [bytes(t) for t in log["topics"]]
+        if not topics:
+            return None
+        ev = self._by_topic.get(topics[0])
+        if ev is None:
+            return None
+        args: dict[str, Any] = {}
+        for (name, typ), topic in zip(ev.indexed, topics[1:], strict=False):
+            (args[name],) = abi_decode([typ], topic)
+        if ev.data:
+            values = abi_decode([t for _, t in ev.data], bytes(log["data"]))
+            args.update({n: v for (n, _), v in zip(ev.data, values, strict=True)})
+        for k, v in list(args.items()):
+            if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
+                args[k] = to_checksum_address(v)
+        return DecodedEvent(
+            contract=ev.contract,
+            name=ev.name,
+            args=args,
+            address=to_checksum_address(log["address"]),
+            block_number=int(log["blockNumber"]),
+            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+            log_index=int(log["logIndex"]),
+        )
+
+    def decode_all(self, logs: Iterable[Any]) -> list[DecodedEvent]:
+        return [e for e in (self.decode(log) for log in logs) if e is not None]
+
+
+class Chain:
+    """A connected chain: web3 plus deploy/bind/send/call with readable errors."""
+
+    def __init__(self, w3: Web3, config: ChainConfig) -> None:
+        self.w3 = w3
+        self.config = config
+        self.decoder = EventDecoder()
+        self.namer: AddressNamer | None = None
+
+    @classmethod
+    def connect(cls, config: ChainConfig | None = None) -> Chain:
+        config = config or ChainConfig()
+        if config.rpc_url is None:
+            return cls(_embedded_web3(config), config)
+        w3 = Web3(Web3.HTTPProvider(config.rpc_url, request_kwargs={"timeout": config.rpc_timeout_s}))
+        try:
+            w3.eth.chain_id
+        except Exception as exc:  # network errors come in many types; all mean the same to the user
+            raise LedgerError(f"cannot reach the JSON-RPC node at {config.rpc_url}: {exc}") from exc
+        return cls(w3, config)
+
+    @cached_property
+    def chain_id(self) -> int:
+        return int(self.w3.eth.chain_id)
+
+    @cached_property
+    def accounts(self) -> list[str]:
+        """Unlocked accounts of the node (the embedded chain's test accounts, Anvil's dev accounts)."""
+        return [to_checksum_address(a) for a in self.w3.eth.accounts]
+
+    def deploy(self, name: str, args: Sequence[Any], sender: str) -> Contract:
+        art = load_artifact(name)
+        factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+        try:
+            tx_hash = factory.constructor(*args).transact({"from": sender, "gas": self.config.tx_gas})
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise decode_revert(revert_data_of(exc), self.namer) from None
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.config.rpc_timeout_s)
+        if receipt["status"] != 1 or receipt["contractAddress"] is None:
+            raise ChainError(f"deployment of {name} failed in transaction 0x{bytes(tx_hash).hex()}")
+        return self.bind(name, receipt["contractAddress"])
+
+    def bind(self, name: str, address: str) -> Contract:
+        art = load_artifact(name)
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=art.abi)
+
+    def send(self, fn: ContractFunction, sender: str, gas: int | None = None) -> TxReceipt:
+        """Send a transaction and wait for its receipt; a revert raises ChainError with the decoded reason."""
+        params: dict[str, Any] = {"from": sender, "gas": gas or self.config.tx_gas}
+        try:
+            tx_hash = fn.transact(params)  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise decode_revert(revert_data_of(exc), self.namer) from None
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.config.rpc_timeout_s)
+        if receipt["status"] != 1:
+            raise self._replay_failure(fn, params, int(receipt["blockNumber"]), receipt)
+        return receipt
+
+    def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
+        try:
+            return fn.call({"from": sender} if sender else {})  # type: ignore[typeddict-item]
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise decode_revert(revert_data_of(exc), self.namer) from None
+        except Exception as exc:
+            data = revert_data_of(exc)
+            if data is None:
+                raise
+            raise decode_revert(data, self.namer) from None
+
+    def events(self, receipt: TxReceipt) -> list[DecodedEvent]:
+        return self.decoder.decode_all(receipt["logs"])
+
+    def logs(self, addresses: Sequence[str], from_block: int, to_block: int | str = "latest") -> list[DecodedEvent]:
+        """Every ledgerclear event the given contracts emitted in the block range."""
+        raw = self.w3.eth.get_logs(
+            {"address": [to_checksum_address(a) for a in addresses], "fromBlock": from_block, "toBlock": to_block}
+        )
+        return self.decoder.decode_all(raw)
+
+    @property
+    def block_number(self) -> int:
+        return int(self.w3.eth.block_number)
+
+    def _replay_failure(self, fn: ContractFunction, params: dict[str, Any], block: int, receipt: TxReceipt) -> ChainError:
+        # A node mines a reverting transaction with status 0 and no reason; re-run it as a call on the
+        # parent state to recover the custom error.
+        try:
+            fn.call(params, block_identifier=block - 1)  # type: ignore[arg-type]
+        except Exception as exc:  # providers raise different types; the revert data is what matters
+            data = revert_data_of(exc)
+            if data is not None:
+                return decode_revert(data, self.namer)
+            return ChainError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted ({exc})")
+        gas_used = int(receipt["gasUsed"])
+        if gas_used >= int(params["gas"]):
+            return ChainError(f"transaction ran out of gas ({gas_used} used); raise the gas limit in ChainConfig")
+        return ChainError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
+
+
+def _embedded_web3(config: ChainConfig) -> Web3:
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3.providers.eth_tester import EthereumTesterProvider
+
+    genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": config.block_gas_limit})
+    tester = EthereumTester(backend=PyEVMBackend(genesis_parameters=genesis))
+    return Web3(EthereumTesterProvider(tester))

@@ -1,0 +1,243 @@
+"""Settlement runs: pending instructions go to the chain in batches; outcomes come back from events.
+
+Accepted work settles at most once, even across crashes: an instruction is marked `submitted` before its
+batch is sent, the chain refuses any id that is already final, and `recover()` settles the store's view
+of `submitted` instructions from the chain before a run starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from ledger.batch import BatchOutcome, Obligation, Reason
+from ledger.chain import DecodedEvent
+from ledger.errors import LedgerError
+from ledger.onchain import OnChainLedger
+from ledger.store import ChainEventRow, InstructionRow, Store
+
+Progress = Callable[[int, int], None]
+
+_FINAL_EVENTS = ("ObligationSettled", "ObligationPartiallySettled", "InstructionSettled", "InstructionCancelled")
+
+
+@dataclass
+class RunFigures:
+    run_id: int
+    name: str
+    final: bool
+    submitted: int = 0
+    settled: int = 0
+    partial: int = 0
+    pending: int = 0
+    pending_by_reason: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    batches: int = 0
+    legs: int = 0
+    gas_used: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class SettlementRunner:
+    """Runs settlement for the instructions in `store` on the chain behind `onchain`.
+
+    addresses: participant id -> chain address; token_ids: stock code -> token id;
+    currencies: currency code -> index in the deployment; batch_size: obligations per transaction.
+    """
+
+    def __init__(
+        self,
+        onchain: OnChainLedger,
+        store: Store,
+        addresses: dict[str, str],
+        token_ids: dict[str, int],
+        batch_size: int = 1000,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.onchain = onchain
+        self.store = store
+        self.addresses = addresses
+        self.token_ids = token_ids
+        self.batch_size = batch_size
+        self._currency_index = {c: onchain.d.currency_index(c) for c in onchain.d.currencies}
+
+    # ---- runs -----------------------------------------------------------------------------------------
+
+    def run(self, name: str, final: bool = False, progress: Progress | None = None) -> RunFigures:
+        """Submit every pending instruction in priority order; on the final run, fail what is left."""
+        self.recover()
+        t0 = time.perf_counter()
+        run_id = self.store.start_run(name, final)
+        figs = RunFigures(run_id=run_id, name=name, final=final)
+        pending = self.store.instructions(["pending"])
+        total = len(pending)
+        done = 0
+        reasons: Counter[str] = Counter()
+        for start in range(0, total, self.batch_size):
+            chunk = pending[start:start + self.batch_size]
+            outcome = self._submit(run_id, chunk)
+            figs.batches += 1
+            figs.gas_used += outcome.gas_used
+            figs.settled += len(outcome.settled)
+            figs.partial += len(outcome.partial)
+            figs.legs += 2 * (len(outcome.settled) + len(outcome.partial))
+            reasons.update(r.name for r in outcome.pending.values())
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        figs.submitted = total
+        figs.pending = sum(reasons.values()) + figs.partial  # remainders of partial deliveries recycle too
+        figs.pending_by_reason = dict(sorted(reasons.items()))
+        if figs.partial:
+            figs.pending_by_reason["LACK"] = figs.pending_by_reason.get("LACK", 0) + figs.partial
+        if final:
+            figs.failed = self._fail_remaining(run_id)
+        figs.seconds = round(time.perf_counter() - t0, 3)
+        self.store.finish_run(run_id, figs.as_dict())
+        return figs
+
+    def _obligation(self, row: InstructionRow) -> Obligation:
+        try:
+            return Obligation(
+                id=row.id,
+                deliverer=self.addresses[row.deliverer],
+                receiver=self.addresses[row.receiver],
+                security_id=self.token_ids[row.security_code],
+                quantity=row.quantity,
+                currency=self._currency_index[row.currency],
+                amount=row.amount_cents,
+                min_partial=row.min_partial,
+            )
+        except KeyError as exc:
+            raise LedgerError(f"instruction {row.id} refers to unknown reference data {exc.args[0]!r}") from None
+
+    def _submit(self, run_id: int, rows: Sequence[InstructionRow]) -> BatchOutcome:
+        ids = [r.id for r in rows]
+        obligations = [self._obligation(r) for r in rows]
+        with self.store.session() as s:  # durable intent before the chain sees anything
+            s.execute(update(InstructionRow).where(InstructionRow.id.in_(ids))
+                      .values(state="submitted", run_id=run_id))
+        try:
+            outcome = self.onchain.settle_batch(obligations)
+        except Exception:
+            # The batch did not land (or we cannot tell): recover() decides from the chain.
+            self.recover()
+            raise
+        self.record(outcome, {r.id: r for r in rows})
+        return outcome
+
+    def record(self, outcome: BatchOutcome, rows: dict[int, InstructionRow]) -> None:
+        """Write a batch's outcome to the store in one transaction (states, remainders, events)."""
+        with self.store.session() as s:
+            next_id = int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1
+            for iid, (qty, amt) in outcome.settled.items():
+                s.execute(update(InstructionRow).where(InstructionRow.id == iid).values(
+                    state="settled", reason=None, settled_quantity=qty, settled_amount=amt,
+                    tx_hash=outcome.tx_hash))
+            for iid, (qty, amt, remaining) in outcome.partial.items():
+                s.execute(update(InstructionRow).where(InstructionRow.id == iid).values(
+                    state="partial", reason="LACK", settled_quantity=qty, settled_amount=amt,
+                    tx_hash=outcome.tx_hash))
+                parent = rows[iid]
+                rest_amount = parent.amount_cents - (amt if parent.amount_cents >= 0 else -amt)
+                s.add(InstructionRow(
+                    id=next_id, source="REMAINDER", parent_id=iid, settle_date=parent.settle_date,
+                    deliverer=parent.deliverer, receiver=parent.receiver, security_code=parent.security_code,
+                    quantity=remaining, currency=parent.currency, amount_cents=rest_amount,
+                    min_partial=parent.min_partial, priority=parent.priority, state="pending", reason="LACK",
+                    settled_quantity=0, settled_amount=0))
+                next_id += 1
+            by_reason: dict[Reason, list[int]] = {}
+            for iid, reason in outcome.pending.items():
+                by_reason.setdefault(reason, []).append(iid)
+            for reason, ids in by_reason.items():
+                # FINAL means the chain already holds this id as settled/cancelled: recovery's business.
+                state = "submitted" if reason == Reason.FINAL else "pending"
+                s.execute(update(InstructionRow).where(InstructionRow.id.in_(ids)).values(
+                    state=state, reason=None if reason == Reason.FINAL else reason.name))
+            self._store_events(s, outcome.events)
+        if any(r == Reason.FINAL for r in outcome.pending.values()):
+            self.recover()
+
+    @staticmethod
+    def _store_events(s: Any, events: Sequence[DecodedEvent]) -> None:
+        if not events:
+            return
+        s.execute(ChainEventRow.__table__.insert(), [
+            {"block_number": e.block_number, "tx_hash": e.tx_hash, "log_index": e.log_index,
+             "contract": e.contract, "name": e.name, "args": _jsonable(e.args)} for e in events])
+
+    def _fail_remaining(self, run_id: int) -> int:
+        with self.store.session() as s:
+            result = s.execute(update(InstructionRow).where(InstructionRow.state == "pending")
+                               .values(state="failed", run_id=run_id))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # ---- crash recovery -------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Reconcile instructions left `submitted` (a crash between send and record) with the chain.
+
+        Ids the chain holds as final take their outcome from the chain's events; the rest go back to
+        pending. Returns how many instructions were reconciled.
+        """
+        rows = {r.id: r for r in self.store.instructions(["submitted"])}
+        if not rows:
+            return 0
+        ids = list(rows)
+        final = dict(zip(ids, self.onchain.final_flags(ids), strict=True))
+        outcomes = self._final_outcomes({i for i, f in final.items() if f})
+        settled = BatchOutcome(batch_id=0, tx_hash="", block_number=0, gas_used=0,
+                               events=list(outcomes.values()))
+        for iid, f in final.items():
+            if not f:
+                continue
+            ev = outcomes.get(iid)
+            if ev is None:
+                raise LedgerError(f"instruction {iid} is final on chain but no settlement event was found")
+            if ev.name == "ObligationPartiallySettled":
+                settled.partial[iid] = (int(ev.args["quantity"]), int(ev.args["amount"]), int(ev.args["remaining"]))
+            elif ev.name == "InstructionCancelled":
+                with self.store.session() as s:
+                    s.execute(update(InstructionRow).where(InstructionRow.id == iid).values(state="cancelled"))
+                continue
+            else:
+                settled.settled[iid] = (int(ev.args["quantity"]), int(ev.args["amount"]))
+            settled.tx_hash = ev.tx_hash
+        with self.store.session() as s:
+            s.execute(update(InstructionRow).where(InstructionRow.id.in_([i for i, f in final.items() if not f]))
+                      .values(state="pending"))
+        if settled.settled or settled.partial:
+            self.record(settled, rows)
+        return len(rows)
+
+    def _final_outcomes(self, ids: set[int]) -> dict[int, DecodedEvent]:
+        if not ids:
+            return {}
+        events = self.onchain.chain.logs([self.onchain.d.engine.address], self.onchain.d.start_block)
+        out: dict[int, DecodedEvent] = {}
+        for ev in events:
+            if ev.name in _FINAL_EVENTS and int(ev.args["id"]) in ids:
+                out[int(ev.args["id"])] = ev
+        return out
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in args.items():
+        if isinstance(v, bytes | bytearray):
+            out[k] = "0x" + bytes(v).hex()
+        elif isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53:
+            out[k] = str(v)  # JSON numbers lose precision past 2^53
+        else:
+            out[k] = v
+    return out
