@@ -123,9 +123,10 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
         uint256 n = slots.length;
         balances = new uint256[](n);
         uint256 lastId = 0;
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 a = slots[i] >> 128;
-            uint256 id = uint128(slots[i]);
+        for (uint256 i = 0; i < n; ) {
+            uint256 slot = slots[i];
+            uint256 a = slot >> 128;
+            uint256 id = uint128(slot);
             if (a >= accounts.length) revert LengthMismatch();
             // Slots come grouped by security, so the listing check runs once per security.
             if (id != lastId) {
@@ -133,6 +134,9 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
                 lastId = id;
             }
             balances[i] = balanceOf(accounts[a], id);
+            unchecked {
+                ++i;
+            }
         }
     }
 
@@ -221,26 +225,31 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
         uint256 end,
         uint256 id
     ) private {
-        uint256 p = start; // next debit
-        uint256 q = start; // next credit
+        // Two pointers: p walks the debits, q the credits; each step moves min(owed, due) directly.
+        uint256 p = start;
+        uint256 q = start;
         uint256 owe = 0;
         uint256 due = 0;
-        while (true) {
-            while (owe == 0 && p < end) {
-                if (deltas[p] < 0) owe = uint256(-deltas[p]);
-                else ++p;
+        unchecked {
+            while (true) {
+                while (owe == 0 && p < end) {
+                    int256 d = deltas[p];
+                    if (d < 0) owe = uint256(-d);
+                    else ++p;
+                }
+                while (due == 0 && q < end) {
+                    int256 d = deltas[q];
+                    if (d > 0) due = uint256(d);
+                    else ++q;
+                }
+                if (owe == 0 || due == 0) break;
+                uint256 moved = owe < due ? owe : due;
+                _transfer(accounts[slots[p] >> 128], accounts[slots[q] >> 128], id, moved);
+                owe -= moved;
+                due -= moved;
+                if (owe == 0) ++p;
+                if (due == 0) ++q;
             }
-            while (due == 0 && q < end) {
-                if (deltas[q] > 0) due = uint256(deltas[q]);
-                else ++q;
-            }
-            if (owe == 0 || due == 0) break;
-            uint256 moved = owe < due ? owe : due;
-            _transfer(accounts[slots[p] >> 128], accounts[slots[q] >> 128], id, moved);
-            owe -= moved;
-            due -= moved;
-            if (owe == 0) ++p;
-            if (due == 0) ++q;
         }
         if (owe != 0 || due != 0) revert Unbalanced(id);
     }

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {CashToken} from "./CashToken.sol";
 import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {IRiskGate} from "./RiskGate.sol";
 import {SecuritiesLedger} from "./SecuritiesLedger.sol";
 
 /// @title SettlementEngine
@@ -20,11 +21,15 @@ contract SettlementEngine is AccessControl, Pausable {
     /// @notice Pauses and unpauses settlement.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    /// @dev Why an obligation did not settle. `Final` marks an id already settled or cancelled.
-    enum Reason { None, LACK, MONY, BLOC, Final }
+    /// @dev Why an obligation did not settle. `Final` marks an id already settled or cancelled; `RISK`
+    ///      means the risk gate holds the securities receiver ineligible.
+    enum Reason { None, LACK, MONY, BLOC, Final, RISK }
 
     ParticipantRegistry public immutable registry;
     SecuritiesLedger public immutable ledger;
+
+    /// @notice The risk engine's gate; address(0) means no gate.
+    IRiskGate public riskGate;
 
     /// @notice Cash token per currency index (0 HKD, 1 CNY, 2 USD, ...), set by {setCashToken}.
     CashToken[] public cashTokens;
@@ -45,8 +50,10 @@ contract SettlementEngine is AccessControl, Pausable {
     error BadSlot(uint256 index);
     error BadObligation(uint64 id);
     error BatchFailed(uint64 id, Reason reason);
+    error ReceiverIneligible(address account);
 
     event CashTokenSet(uint256 indexed currency, address token);
+    event RiskGateSet(address gate);
     event InstructionSettled(
         uint64 indexed id,
         address indexed deliverer,
@@ -85,6 +92,12 @@ contract SettlementEngine is AccessControl, Pausable {
             revert UnknownCurrency(currency);
         }
         emit CashTokenSet(currency, address(token));
+    }
+
+    /// @notice Set (or with address(0) remove) the risk gate consulted before every delivery.
+    function setRiskGate(IRiskGate gate) external onlyRole(CONFIG_ROLE) {
+        riskGate = gate;
+        emit RiskGateSet(address(gate));
     }
 
     function currencyCount() external view returns (uint256) {
@@ -132,6 +145,8 @@ contract SettlementEngine is AccessControl, Pausable {
         if (!ledger.isListed(securityId)) revert SecuritiesLedger.UnknownSecurity(securityId);
         _checkActive(deliverer);
         _checkActive(receiver);
+        IRiskGate gate = riskGate;
+        if (address(gate) != address(0) && gate.ineligible(receiver)) revert ReceiverIneligible(receiver);
         uint256 held = ledger.balanceOf(deliverer, securityId);
         if (held < quantity) revert InsufficientSecurities(deliverer, securityId, held, quantity);
         CashToken cash = cashTokens[currency];
@@ -170,24 +185,27 @@ contract SettlementEngine is AccessControl, Pausable {
     ) external onlyRole(SETTLER_ROLE) whenNotPaused returns (uint256 settled, uint256 pending) {
         if (obligations.length % 2 != 0) revert BadSlot(obligations.length);
         // Checks: load every balance and status the batch touches once, then work in memory.
-        bool[] memory blocked = _blockedAccounts(accounts);
-        uint256[] memory secBefore = ledger.slotBalances(accounts, secSlots);
-        uint256[] memory secBal = _copy(secBefore);
-        uint256[] memory cashBefore = _loadCash(accounts, cashSlots);
-        uint256[] memory cashBal = _copy(cashBefore);
+        uint256[] memory flags = _accountFlags(accounts);
+        uint256[] memory secBal = ledger.slotBalances(accounts, secSlots);
+        uint256[] memory cashBal = _loadCash(accounts, cashSlots);
+        // Net movement per slot, accumulated while settling and written back once at the end.
+        int256[] memory secDelta = new int256[](secSlots.length);
+        int256[] memory cashDelta = new int256[](cashSlots.length);
 
         uint256 batchId = ++batchCount;
         emit BatchStarted(batchId, obligations.length / 2);
         uint256 failId;
         uint256 failCode;
         (settled, pending, failId, failCode) =
-            _settleAll(batchId, obligations, secSlots, cashSlots, blocked, secBal, cashBal, allOrNothing);
+            _settleAll(batchId, obligations, secSlots, cashSlots, flags, secBal, cashBal, secDelta, cashDelta, allOrNothing);
         if (failCode == FAIL_MALFORMED) revert BadObligation(uint64(failId));
         if (failCode != 0) revert BatchFailed(uint64(failId), Reason(failCode));
         emit BatchCompleted(batchId, settled, pending);
         // Interactions: write the net movements back, once per touched position.
-        _applySecurities(accounts, secSlots, secBefore, secBal);
-        _applyCash(accounts, cashSlots, cashBefore, cashBal);
+        if (settled > 0) {
+            ledger.settlementApply(accounts, secSlots, secDelta);
+            _applyCash(accounts, cashSlots, cashDelta);
+        }
     }
 
     uint256 private constant FAIL_MALFORMED = 255;
@@ -201,9 +219,11 @@ contract SettlementEngine is AccessControl, Pausable {
         uint256[] calldata obligations,
         uint256[] calldata secSlots,
         uint256[] calldata cashSlots,
-        bool[] memory blocked,
+        uint256[] memory flags,
         uint256[] memory secBal,
         uint256[] memory cashBal,
+        int256[] memory secDelta,
+        int256[] memory cashDelta,
         bool allOrNothing
     ) private returns (uint256 settled, uint256 pending, uint256 failId, uint256 failCode) {
         bytes32 tSettled = ObligationSettled.selector;
@@ -217,7 +237,7 @@ contract SettlementEngine is AccessControl, Pausable {
             let n := shr(1, obligations.length)
             let secLen := mload(secBal)
             let cashLen := mload(cashBal)
-            let acctLen := mload(blocked)
+            let acctLen := mload(flags)
             let buf := mload(0x40) // temporary space past the free memory pointer for event data
             let curWord := not(0)
             let curBits := 0
@@ -277,9 +297,10 @@ contract SettlementEngine is AccessControl, Pausable {
                 }
                 if and(curBits, bit) { reason := 4 }
                 if iszero(reason) {
-                    if or(mload(add(blocked, shl(5, add(deliverer, 1)))), mload(add(blocked, shl(5, add(receiver, 1))))) {
-                        reason := 3
-                    }
+                    let fr := mload(add(flags, shl(5, add(receiver, 1))))
+                    switch and(or(mload(add(flags, shl(5, add(deliverer, 1)))), fr), 1)
+                    case 1 { reason := 3 }
+                    default { if and(fr, 2) { reason := 5 } }
                 }
                 let qty := quantity
                 let dPtr := add(secBal, shl(5, add(dSlot, 1)))
@@ -304,12 +325,19 @@ contract SettlementEngine is AccessControl, Pausable {
                 case 0 {
                     curBits := or(curBits, bit)
                     dirty := 1
+                    // balances and deltas share offsets: slot i lives at base + 32 * (i + 1)
                     mstore(dPtr, sub(mload(dPtr), qty))
-                    let rPtr := add(secBal, shl(5, add(rSlot, 1)))
-                    mstore(rPtr, add(mload(rPtr), qty))
+                    let off := shl(5, add(dSlot, 1))
+                    mstore(add(secDelta, off), sub(mload(add(secDelta, off)), qty))
+                    off := shl(5, add(rSlot, 1))
+                    mstore(add(secBal, off), add(mload(add(secBal, off)), qty))
+                    mstore(add(secDelta, off), add(mload(add(secDelta, off)), qty))
                     mstore(pPtr, sub(mload(pPtr), amount))
-                    let ePtr := add(cashBal, shl(5, add(eSlot, 1)))
-                    mstore(ePtr, add(mload(ePtr), amount))
+                    off := shl(5, add(pSlot, 1))
+                    mstore(add(cashDelta, off), sub(mload(add(cashDelta, off)), amount))
+                    off := shl(5, add(eSlot, 1))
+                    mstore(add(cashBal, off), add(mload(add(cashBal, off)), amount))
+                    mstore(add(cashDelta, off), add(mload(add(cashDelta, off)), amount))
                     mstore(buf, qty)
                     mstore(add(buf, 32), amount)
                     switch eq(qty, quantity)
@@ -339,13 +367,18 @@ contract SettlementEngine is AccessControl, Pausable {
         }
     }
 
-    function _blockedAccounts(address[] calldata accounts) private view returns (bool[] memory blocked) {
+    /// @dev Per account: bit 0 = blocked (not active, or frozen), bit 1 = ineligible to receive (risk gate).
+    function _accountFlags(address[] calldata accounts) private view returns (uint256[] memory flags) {
         ParticipantRegistry.Status[] memory statuses = registry.statusesOf(accounts);
         bool[] memory frozen = ledger.frozenOf(accounts);
-        blocked = new bool[](accounts.length);
+        IRiskGate gate = riskGate;
+        bool[] memory ineligible = address(gate) == address(0) ? new bool[](0) : gate.ineligibleOf(accounts);
+        flags = new uint256[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
             if (statuses[i] == ParticipantRegistry.Status.None) revert UnknownParticipant(accounts[i]);
-            blocked[i] = statuses[i] != ParticipantRegistry.Status.Active || frozen[i];
+            uint256 f = statuses[i] != ParticipantRegistry.Status.Active || frozen[i] ? 1 : 0;
+            if (ineligible.length != 0 && ineligible[i]) f |= 2;
+            flags[i] = f;
         }
     }
 
@@ -377,51 +410,30 @@ contract SettlementEngine is AccessControl, Pausable {
         }
     }
 
-    function _applySecurities(
-        address[] calldata accounts,
-        uint256[] calldata secSlots,
-        uint256[] memory before,
-        uint256[] memory afterBal
-    ) private {
-        uint256 n = secSlots.length;
-        int256[] memory deltas = new int256[](n);
-        bool any = false;
-        for (uint256 i = 0; i < n; ++i) {
-            deltas[i] = int256(afterBal[i]) - int256(before[i]);
-            if (deltas[i] != 0) any = true;
-        }
-        if (any) ledger.settlementApply(accounts, secSlots, deltas);
-    }
-
     /// @dev One settlementApply call per currency that moved, with that currency's changed slots only.
-    function _applyCash(
-        address[] calldata accounts,
-        uint256[] calldata cashSlots,
-        uint256[] memory before,
-        uint256[] memory afterBal
-    ) private {
+    function _applyCash(address[] calldata accounts, uint256[] calldata cashSlots, int256[] memory deltas) private {
         uint256 n = cashSlots.length;
         uint256 start = 0;
         while (start < n) {
             uint256 c = uint128(cashSlots[start]);
-            uint256 end = start + 1;
-            uint256 m = afterBal[start] != before[start] ? 1 : 0;
+            uint256 end = start;
+            uint256 m = 0;
             while (end < n && uint128(cashSlots[end]) == c) {
-                if (afterBal[end] != before[end]) ++m;
+                if (deltas[end] != 0) ++m;
                 ++end;
             }
             if (m > 0) {
                 address[] memory who = new address[](m);
-                int256[] memory deltas = new int256[](m);
+                int256[] memory moves = new int256[](m);
                 uint256 j = 0;
                 for (uint256 i = start; i < end; ++i) {
-                    if (afterBal[i] != before[i]) {
+                    if (deltas[i] != 0) {
                         who[j] = accounts[cashSlots[i] >> 128];
-                        deltas[j] = int256(afterBal[i]) - int256(before[i]);
+                        moves[j] = deltas[i];
                         ++j;
                     }
                 }
-                cashTokens[c].settlementApply(who, deltas);
+                cashTokens[c].settlementApply(who, moves);
             }
             start = end;
         }
@@ -431,13 +443,6 @@ contract SettlementEngine is AccessControl, Pausable {
         ParticipantRegistry.Status s = registry.statusOf(account);
         if (s == ParticipantRegistry.Status.None) revert UnknownParticipant(account);
         if (s != ParticipantRegistry.Status.Active || ledger.isFrozen(account)) revert AccountBlocked(account);
-    }
-
-    function _copy(uint256[] memory a) private pure returns (uint256[] memory b) {
-        b = new uint256[](a.length);
-        for (uint256 i = 0; i < a.length; ++i) {
-            b[i] = a[i];
-        }
     }
 
     function _markFinal(uint64 id) private {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
-CONTRACT_NAMES = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine")
+CONTRACT_NAMES = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine", "RiskGate")
 
 
 @dataclass(frozen=True)

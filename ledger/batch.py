@@ -26,6 +26,7 @@ class Reason(IntEnum):
     MONY = 2  # payer short of cash
     BLOC = 3  # an account is frozen, suspended or defaulted
     FINAL = 4  # the id has already settled or been cancelled
+    RISK = 5  # the risk gate holds the securities receiver ineligible
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import event_abi_to_log_topic, to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -189,10 +190,11 @@ class Chain:
     def events(self, receipt: TxReceipt) -> list[DecodedEvent]:
         return self.decoder.decode_all(receipt["logs"])
 
-    def logs(self, addresses: Sequence[str], from_block: int, to_block: int | str = "latest") -> list[DecodedEvent]:
+    def logs(self, addresses: Sequence[str], from_block: int, to_block: int | None = None) -> list[DecodedEvent]:
         """Every ledgerclear event the given contracts emitted in the block range."""
         raw = self.w3.eth.get_logs(
-            {"address": [to_checksum_address(a) for a in addresses], "fromBlock": from_block, "toBlock": to_block}
+            {"address": [to_checksum_address(a) for a in addresses], "fromBlock": from_block,
+             "toBlock": "latest" if to_block is None else to_block}
         )
         return self.decoder.decode_all(raw)
 

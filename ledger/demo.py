@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from ledger.chain import Chain, ChainConfig
 from ledger.deployment import Deployment, deploy
@@ -246,25 +246,26 @@ def _summary(cfg: DemoConfig, trades: int, instructions: list[NewInstruction], s
     rows = {r.id: r for r in store.instructions()}
     children: dict[int, int] = {r.parent_id: r.id for r in rows.values() if r.parent_id is not None}
 
-    def outcome(iid: int) -> str:
-        """Follow an obligation through its remainders to where it ended the day."""
+    def outcome(iid: int) -> tuple[str, str | None]:
+        """Follow an obligation through its remainders to where it ended the day, and why."""
         r = rows[iid]
         if r.state == "partial":
-            end = outcome(children[iid])
-            return "settled" if end == "settled" else "partial"
-        return {"settled": "settled", "failed": "failed", "cancelled": "failed"}.get(r.state, "pending")
+            end, reason = outcome(children[iid])
+            return ("settled", None) if end == "settled" else ("partial", reason)
+        state = {"settled": "settled", "failed": "failed", "cancelled": "failed"}.get(r.state, "pending")
+        return state, r.reason
 
     counts: dict[str, int] = defaultdict(int)
+    fails_by_reason: dict[str, int] = defaultdict(int)
     for ins in instructions:
-        counts[outcome(ins.id)] += 1
+        state, reason = outcome(ins.id)
+        counts[state] += 1
+        if state in ("failed", "partial"):
+            fails_by_reason[reason or "?"] += 1
     settled_value: dict[str, int] = defaultdict(int)
     for r in rows.values():
         if r.state in ("settled", "partial"):
             settled_value[r.currency] += r.settled_amount
-    fails_by_reason: dict[str, int] = defaultdict(int)
-    for r in rows.values():
-        if r.state == "failed":
-            fails_by_reason[r.reason or "?"] += 1
     return {
         "trades": trades,
         "obligations": len(instructions),

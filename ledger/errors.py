@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 
 from ledger.artifacts import CONTRACT_NAMES, load_artifact
 
@@ -58,7 +58,7 @@ def _error_table() -> dict[bytes, _ErrorAbi]:
 
 
 _REASONS = {0: "none", 1: "LACK (securities short)", 2: "MONY (cash short)", 3: "BLOC (account blocked)",
-            4: "already settled or cancelled"}
+            4: "already settled or cancelled", 5: "RISK (receiver ineligible under the risk gate)"}
 _STATUSES = {0: "not registered", 1: "active", 2: "suspended", 3: "defaulted"}
 
 # Sentences for the errors a user is likely to meet; the rest are shown as Name(arg=value, ...).
@@ -84,11 +84,17 @@ _TEMPLATES: dict[str, str] = {
     "BadObligation": "obligation {id} is malformed (slots do not match its parties or security)",
     "ERC6909InsufficientBalance": "{sender} holds {balance} of security {id}, needs {needed}",
     "ERC20InsufficientBalance": "{sender} holds {balance} cents, needs {needed}",
+    # RiskGate
+    "StaleValuation": "risk posting for {account} is for valuation date {given}, older than the posted {posted}",
+    "InvalidValuationDate": "valuation date {valuationDate} is not a yyyymmdd date",
+    "EmptyBatch": "a risk posting batch needs at least one participant",
+    "InvalidDigest": "the parameter-file digest for valuation date {valuationDate} must not be zero",
+    "ReceiverIneligible": "{account} is not eligible to receive deliveries (risk gate: margin call or default)",
 }
 
 _ROLE_NAMES = {keccak(text=r): r for r in (
     "REGISTRAR_ROLE", "STATUS_ROLE", "LISTING_ROLE", "CSD_OPERATOR_ROLE", "SETTLEMENT_ROLE", "PAUSER_ROLE",
-    "ISSUER_ROLE", "SETTLER_ROLE", "CONFIG_ROLE",
+    "ISSUER_ROLE", "SETTLER_ROLE", "CONFIG_ROLE", "RISK_ENGINE_ROLE",
 )}
 _ROLE_NAMES[b"\x00" * 32] = "DEFAULT_ADMIN_ROLE"
 

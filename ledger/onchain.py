@@ -183,6 +183,11 @@ class OnChainLedger:
             int(receipt["gasUsed"]),
         )
 
+    def set_risk_gate(self, gate_address: str | None) -> None:
+        """Make settlement consult the risk gate at `gate_address` (None removes the gate)."""
+        zero = "0x0000000000000000000000000000000000000000"
+        self.chain.send(self.d.engine.functions.setRiskGate(gate_address or zero), self.ops.admin)
+
     def cancel(self, instruction_id: int) -> None:
         self.chain.send(self.d.engine.functions.cancel(instruction_id), self.ops.settler)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from ledger.batch import BatchOutcome, Obligation, Reason
 from ledger.chain import DecodedEvent
@@ -172,7 +172,7 @@ class SettlementRunner:
     def _store_events(s: Any, events: Sequence[DecodedEvent]) -> None:
         if not events:
             return
-        s.execute(ChainEventRow.__table__.insert(), [
+        s.execute(insert(ChainEventRow), [
             {"block_number": e.block_number, "tx_hash": e.tx_hash, "log_index": e.log_index,
              "contract": e.contract, "name": e.name, "args": _jsonable(e.args)} for e in events])
 

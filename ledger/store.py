@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, Integer, String, UniqueConstraint, create_engine, func, select, update,
+    JSON, BigInteger, DateTime, Integer, String, UniqueConstraint, create_engine, func, insert, select, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -184,7 +184,7 @@ class Store:
             return
         with self.session() as s:
             s.execute(
-                InstructionRow.__table__.insert(),
+                insert(InstructionRow),
                 [{**item.__dict__, "state": "pending", "settled_quantity": 0, "settled_amount": 0,
                   "updated_at": _now()} for item in items],
             )

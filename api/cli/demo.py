@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich import box
 from rich.table import Table
 
 from ledger.demo import DemoConfig, DemoResult, run_demo
@@ -17,7 +18,7 @@ from ledger.errors import LedgerError
 class _RichReporter:
     def __init__(self, progress: Progress) -> None:
         self._p = progress
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def stage(self, name: str) -> None:
         if self._task is not None:
@@ -35,29 +36,33 @@ class _RichReporter:
 
 def _print_summary(console: Console, result: DemoResult) -> None:
     s = result.summary
-    table = Table(title="Settlement runs", title_justify="left")
-    for col in ("run", "submitted", "settled", "partial", "pending (by reason)", "failed", "legs", "gas", "seconds"):
-        table.add_column(col, justify="right" if col != "run" else "left")
+    table = Table(title="Settlement runs", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("run", no_wrap=True)
+    for col in ("submitted", "settled", "partial", "pending", "failed", "s"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("pending by reason", overflow="fold")
     for r in s["runs"]:
-        reasons = ", ".join(f"{k} {v}" for k, v in r["pending_by_reason"].items()) or "-"
-        table.add_row(r["name"], str(r["submitted"]), str(r["settled"]), str(r["partial"]),
-                      f"{r['pending']} ({reasons})", str(r["failed"]), str(r["legs"]), f"{r['gas_used']:,}",
-                      f"{r['seconds']:.1f}")
+        reasons = " ".join(f"{k} {v}" for k, v in r["pending_by_reason"].items()) or "-"
+        table.add_row(r["name"], str(r["submitted"]), str(r["settled"]), str(r["partial"]), str(r["pending"]),
+                      str(r["failed"]), f"{r['seconds']:.1f}", reasons)
     console.print(table)
-    day = Table(title="The day", title_justify="left", show_header=False)
+    day = Table(title="The day", title_justify="left", show_header=False, box=box.SIMPLE)
     day.add_column("what")
     day.add_column("figure", justify="right")
     day.add_row("exchange trades", f"{s['trades']:,}")
     day.add_row("CNS obligations", f"{s['obligations']:,}")
     day.add_row("settled in full", f"{s['settled']:,}")
     day.add_row("settled in part (rest failed)", f"{s['partial']:,}")
-    day.add_row("failed, carried forward", f"{s['failed']:,}  {s['fails_by_reason']}")
+    fails = " ".join(f"{k} {v}" for k, v in s["fails_by_reason"].items())
+    day.add_row("failed, carried forward", f"{s['failed']:,}")
+    day.add_row("why (failed and part-failed)", fails or "-")
     for cur, cents in s["settled_value_cents"].items():
         day.add_row(f"value settled {cur}", f"{cents / 100:,.2f}")
     day.add_row("frozen all day (BLOC)", ", ".join(s["frozen_participants"]) or "-")
     day.add_row("topped up before recycling", f"{len(s['topped_up_participants'])} participants")
     ok = "[green]yes[/green]" if s["conservation_ok"] else "[red]NO[/red]"
     day.add_row("conservation of every security and currency", f"{ok} ({s['conservation_checked']} checked)")
+    day.add_row("on-chain legs, gas", f"{s['legs']:,} legs, {s['gas_used']:,} gas")
     day.add_row("chain", f"{s['backend']} (chain id {s['chain_id']})")
     day.add_row("wall time", f"{s['seconds']:.1f} s")
     console.print(day)
