@@ -51,6 +51,7 @@ contract SettlementEngine is AccessControl, Pausable {
     error BadObligation(uint64 id);
     error BatchFailed(uint64 id, Reason reason);
     error ReceiverIneligible(address account);
+    error NetShortfall(uint256 accountIndex, uint256 assetId, bool cash);
 
     event CashTokenSet(uint256 indexed currency, address token);
     event RiskGateSet(address gate);
@@ -173,8 +174,10 @@ contract SettlementEngine is AccessControl, Pausable {
     ///        word 1 = `amount(128) | payerSlot(32) << 128 | payeeSlot(32) << 160 | minPartial(63) << 192 |
     ///        partialAllowed(1) << 255`. The payer is normally the securities receiver and the payee the
     ///        deliverer; the reverse pairing is allowed for net positions whose cash runs with the securities.
-    /// @param allOrNothing when true, any obligation that cannot settle reverts the whole batch
-    ///        (used by the liquidity-saving step, which settles a feasible set together).
+    /// @param allOrNothing when true, the obligations settle together or not at all: a blocked, ineligible or
+    ///        final one reverts the batch, and balances are checked on the net positions after all of them
+    ///        ({NetShortfall} if any would be negative), so obligations may fund each other — the
+    ///        liquidity-saving step uses this to settle a gridlocked set in one transaction.
     /// @return settled obligations settled in full or in part; pending the rest.
     function settleBatch(
         address[] calldata accounts,
@@ -200,6 +203,7 @@ contract SettlementEngine is AccessControl, Pausable {
             _settleAll(batchId, obligations, secSlots, cashSlots, flags, secBal, cashBal, secDelta, cashDelta, allOrNothing);
         if (failCode == FAIL_MALFORMED) revert BadObligation(uint64(failId));
         if (failCode != 0) revert BatchFailed(uint64(failId), Reason(failCode));
+        if (allOrNothing) _requireNonNegative(secSlots, secBal, cashSlots, cashBal);
         emit BatchCompleted(batchId, settled, pending);
         // Interactions: write the net movements back, once per touched position.
         if (settled > 0) {
@@ -304,7 +308,10 @@ contract SettlementEngine is AccessControl, Pausable {
                 }
                 let qty := quantity
                 let dPtr := add(secBal, shl(5, add(dSlot, 1)))
-                if iszero(reason) {
+                // All-or-nothing batches are checked on net positions at the end instead (so
+                // obligations can fund each other, as gridlock resolution needs): balances may wrap
+                // below zero in memory here and are checked after the loop.
+                if and(iszero(reason), iszero(allOrNothing)) {
                     let held := mload(dPtr)
                     if lt(held, qty) {
                         // partial delivery: what the account holds, in whole multiples of the minimum
@@ -318,7 +325,7 @@ contract SettlementEngine is AccessControl, Pausable {
                     }
                 }
                 let pPtr := add(cashBal, shl(5, add(pSlot, 1)))
-                if iszero(reason) {
+                if and(iszero(reason), iszero(allOrNothing)) {
                     if lt(mload(pPtr), amount) { reason := 2 }
                 }
                 switch reason
@@ -364,6 +371,22 @@ contract SettlementEngine is AccessControl, Pausable {
                 mstore(32, finalSlot)
                 sstore(keccak256(0, 64), curBits)
             }
+        }
+    }
+
+    /// @dev After an all-or-nothing batch, every position must be non-negative. Balances are below 2^128,
+    ///      so a balance that went below zero in the unchecked loop shows as a value of 2^255 or more.
+    function _requireNonNegative(
+        uint256[] calldata secSlots,
+        uint256[] memory secBal,
+        uint256[] calldata cashSlots,
+        uint256[] memory cashBal
+    ) private pure {
+        for (uint256 i = 0; i < secBal.length; ++i) {
+            if (secBal[i] >> 255 != 0) revert NetShortfall(secSlots[i] >> 128, uint128(secSlots[i]), false);
+        }
+        for (uint256 i = 0; i < cashBal.length; ++i) {
+            if (cashBal[i] >> 255 != 0) revert NetShortfall(cashSlots[i] >> 128, uint128(cashSlots[i]), true);
         }
     }
 

@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from ledger.artifacts import CONTRACT_NAMES, load_artifact
@@ -81,6 +82,7 @@ _TEMPLATES: dict[str, str] = {
     "AccessControlUnauthorizedAccount": "{account} lacks the role {neededRole} for this function",
     "EnforcedPause": "the contract is paused",
     "BatchFailed": "all-or-nothing batch failed at instruction {id}: {reason}",
+    "NetShortfall": "all-or-nothing batch would leave account #{accountIndex} short of {assetId} (cash: {cash})",
     "BadObligation": "obligation {id} is malformed (slots do not match its parties or security)",
     "ERC6909InsufficientBalance": "{sender} holds {balance} of security {id}, needs {needed}",
     "ERC20InsufficientBalance": "{sender} holds {balance} cents, needs {needed}",
@@ -101,6 +103,7 @@ _ROLE_NAMES[b"\x00" * 32] = "DEFAULT_ADMIN_ROLE"
 
 def _render(value: Any, arg_type: str, arg_name: str, namer: AddressNamer | None) -> str:
     if arg_type == "address":
+        value = to_checksum_address(value)  # eth_abi decodes lower case; names are keyed by checksum address
         named = namer(value) if namer else None
         return f"{named} ({value})" if named else str(value)
     if arg_name == "reason" and arg_type == "uint8":

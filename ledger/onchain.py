@@ -13,7 +13,7 @@ from enum import IntEnum
 
 from ledger.batch import BatchOutcome, Obligation, encode_batch, outcome_from_events
 from ledger.deployment import Deployment
-from ledger.errors import LedgerError
+from ledger.errors import ChainError, LedgerError
 
 PARTICIPANT_ID = re.compile(r"^[A-Z][0-9]{5}$")
 
@@ -175,7 +175,17 @@ class OnChainLedger:
             raise InputError("a settlement batch needs at least one obligation")
         enc = encode_batch(obligations)
         fn = self.d.engine.functions.settleBatch(enc.accounts, enc.sec_slots, enc.cash_slots, enc.words, all_or_nothing)
-        receipt = self.chain.send(fn, self.ops.settler, gas=self.chain.config.batch_gas(len(obligations)))
+        try:
+            receipt = self.chain.send(fn, self.ops.settler, gas=self.chain.config.batch_gas(len(obligations)))
+        except ChainError as exc:
+            if exc.name == "NetShortfall":  # the contract names a batch-local index; name the account
+                a = exc.args_by_name
+                account = enc.accounts[int(a["accountIndex"])]
+                who = (self.chain.namer(account) if self.chain.namer else None) or account
+                asset = self.d.currencies[int(a["assetId"])] if a["cash"] else f"security {a['assetId']}"
+                raise ChainError(f"all-or-nothing batch would leave {who} short of {asset}",
+                                 exc.name, a) from None
+            raise
         return outcome_from_events(
             self.chain.events(receipt),
             "0x" + bytes(receipt["transactionHash"]).hex(),

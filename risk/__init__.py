@@ -13,4 +13,7 @@ Modules, each with one job:
 * :mod:`risk.backtest`, :mod:`risk.margin_backtest` — Kupiec, Christoffersen, traffic light.
 * :mod:`risk.holiday` — holiday factor and stepped holiday schedules.
 * :mod:`risk.interface` — what the ledger calls: requirement, eligibility, digests.
+* :mod:`risk.marks`, :mod:`risk.daily_cycle`, :mod:`risk.cycle_files` — marks, positions from open
+  instructions, the daily cycle (calls, coverage, eligibility).
+* :mod:`risk.attestation` — the hash posted to the on-chain risk gate and its recomputation.
 """

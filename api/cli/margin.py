@@ -209,6 +209,75 @@ def register(app: typer.Typer) -> None:
         else:
             out.write_text(buf.getvalue(), encoding="utf-8")
 
+    @margin_app.command("cycle")
+    def cycle_cmd(
+        rpf: Annotated[Path, typer.Option("--rpf", help="Risk parameter file (RPF01 CSV) of the valuation date.")],
+        instructions: Annotated[
+            Path,
+            typer.Option("--instructions", help="Open instructions CSV: deliverer,receiver,security_code,quantity,"
+                                                "amount_cents,currency[,state]."),
+        ],
+        cp_params: Annotated[
+            Path, typer.Option("--cp-params", help="CP parameters: one JSON for all, or a directory of <CP>.json.")
+        ],
+        collateral: Annotated[Path, typer.Option("--collateral", help="Collateral CSV: CP,Collateral (HKD).")],
+        marks: Annotated[
+            Optional[Path],
+            typer.Option("--marks", help="Marks CSV: InstrumentID,Price (HKD). Default: FieldType 4/5 prices of the RPF."),
+        ] = None,
+        exclude: Annotated[list[str], typer.Option("--exclude", help="Participant not margined (the CCP); repeatable.")] = [],  # noqa: B006
+        fx: Annotated[list[str], typer.Option("--fx", help="FX rate CUR=HKD per unit, e.g. USD=7.8; repeatable.")] = [],  # noqa: B006
+        defaulted: Annotated[list[str], typer.Option("--defaulted", help="Participant in default; repeatable.")] = [],  # noqa: B006
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Daily cycle: margin per participant from open instructions, calls, coverage and eligibility."""
+        from risk.cp_params import CPParams
+        from risk.cycle_files import read_collateral, read_instructions
+        from risk.daily_cycle import run_daily_cycle
+        from risk.marks import marks_from_rpf, read_marks
+
+        rates: dict[str, float] = {"HKD": 1.0}
+        for item in fx:
+            cur, _, val = item.partition("=")
+            try:
+                rates[cur.strip().upper()] = float(val)
+            except ValueError:
+                raise _fail(f"--fx {item!r}: expected CUR=RATE, e.g. USD=7.8") from None
+        try:
+            file = read_rpf(rpf)
+            mk = read_marks(marks, file.header.valuation_date, rates) if marks else marks_from_rpf(file, rates)
+            rows = read_instructions(instructions)
+            coll = read_collateral(collateral)
+            params: CPParams | dict[str, CPParams]
+            if cp_params.is_dir():
+                params = {}
+                skip = set(exclude)
+                for cp in sorted({*coll, *(r.deliverer for r in rows), *(r.receiver for r in rows)} - skip):
+                    f = cp_params / f"{cp}.json"
+                    if not f.exists():
+                        raise OSError(f"{f}: no CP parameters for CP {cp}")
+                    params[cp] = load_cp_params(f)
+            else:
+                params = load_cp_params(cp_params)
+            result = run_daily_cycle(file, rows, mk, params, coll, exclude=set(exclude),
+                                     status={cp: "defaulted" for cp in defaulted})
+        except (RiskInputError, OSError) as e:
+            raise _fail(str(e)) from None
+        if as_json:
+            sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Daily cycle {result.valuation_date:%d/%m/%Y} — {len(result.records)} participants")
+        for c in ("CP", "Requirement", "Collateral", "Call", "Coverage", "Eligible"):
+            table.add_column(c, justify="left" if c in ("CP", "Eligible") else "right")
+        for r in result.records.values():
+            cov = "—" if r.coverage_ratio is None else f"{r.coverage_ratio:.1%}"
+            table.add_row(r.cp, f"{r.requirement:,}", f"{r.collateral:,.2f}", f"{r.margin_call:,}", cov,
+                          "yes" if r.eligible else f"no: {r.reason}")
+        Console().print(table)
+
     @margin_app.command("whatif")
     def whatif_cmd(
         rpf: Annotated[Path, typer.Option("--rpf", help="Risk parameter file (RPF01 CSV).")],
