@@ -354,6 +354,7 @@ class Comparison:
     resolver_count: int
     fifo_value: dict[int, int]
     resolver_value: dict[int, int]
+    resolution: Resolution | None = None  # the resolver's set, to settle
 
     @property
     def extra_count(self) -> int:
@@ -371,11 +372,11 @@ class Comparison:
 
 
 def compare(obligations: Sequence[Obligation], securities: SecBalances, cash: CashBalances,
-            blocked: Collection[str] = (), rule: RemovalRule = "largest_first") -> Comparison:
+            blocked: Collection[str] = (), rule: RemovalRule = "best") -> Comparison:
     ff = fifo(obligations, securities, cash, blocked)
     rs = resolve(obligations, securities, cash, blocked, rule)
     return Comparison(total=len(obligations), fifo_count=len(ff.settled), resolver_count=len(rs.settle),
-                      fifo_value=_value(ff.settled), resolver_value=rs.value)
+                      fifo_value=_value(ff.settled), resolver_value=rs.value, resolution=rs)
 
 
 __all__ = ["Comparison", "FifoResult", "RemovalRule", "Resolution", "compare", "fifo",

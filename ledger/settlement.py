@@ -17,11 +17,16 @@ from sqlalchemy import func, insert, select, update
 
 from ledger.batch import BatchOutcome, Obligation, Reason
 from ledger.chain import DecodedEvent
-from ledger.errors import LedgerError
-from ledger.onchain import OnChainLedger
+from ledger.errors import ChainError, LedgerError
+from ledger.gridlock import compare
+from ledger.onchain import DvPInstruction, OnChainLedger
 from ledger.store import ChainEventRow, InstructionRow, Store
 
 Progress = Callable[[int, int], None]
+
+# Single-DvP reverts that mean "not now" (the instruction stays pending with this reason).
+_REVERT_REASONS = {"InsufficientSecurities": "LACK", "InsufficientCash": "MONY", "AccountBlocked": "BLOC",
+                   "ReceiverIneligible": "RISK"}
 
 _FINAL_EVENTS = ("ObligationSettled", "ObligationPartiallySettled", "InstructionSettled", "InstructionCancelled")
 
@@ -105,6 +110,76 @@ class SettlementRunner:
         self.store.finish_run(run_id, figs.as_dict())
         return figs
 
+    def settle_realtime(self, row: InstructionRow) -> str | None:
+        """Real-time DvP of one pending instruction (one transaction). Returns None when settled, else why not.
+
+        A business failure (securities or cash short, blocked, ineligible) leaves it pending with the
+        reason for the next batch run; the chain moved nothing.
+        """
+        self.recover()
+        if row.amount_cents < 0 or row.quantity == 0:
+            return "not a plain DvP (settles in batch runs)"
+        with self.store.session() as s:
+            moved = s.execute(update(InstructionRow).where(InstructionRow.id == row.id,
+                                                           InstructionRow.state == "pending")
+                              .values(state="submitted"))
+            if not moved.rowcount:  # type: ignore[attr-defined]
+                return "not pending"
+        ins = DvPInstruction(row.id, self.addresses[row.deliverer], self.addresses[row.receiver],
+                             self.token_ids[row.security_code], row.quantity, row.currency, row.amount_cents)
+        try:
+            tx = self.onchain.settle_dvp(ins)
+        except ChainError as exc:
+            reason = _REVERT_REASONS.get(exc.name or "")
+            if reason is None:
+                self.recover()
+                raise
+            with self.store.session() as s:
+                s.execute(update(InstructionRow).where(InstructionRow.id == row.id)
+                          .values(state="pending", reason=reason))
+            return reason
+        with self.store.session() as s:
+            s.execute(update(InstructionRow).where(InstructionRow.id == row.id).values(
+                state="settled", reason=None, settled_quantity=row.quantity, settled_amount=row.amount_cents,
+                tx_hash=tx))
+        return None
+
+    def liquidity_saving(self, name: str = "liquidity saving") -> dict[str, Any]:
+        """Settle together the largest set of LACK/MONY-pending obligations that offsets to feasible.
+
+        The set is found off chain (ledger.gridlock.resolve against current chain balances) and settled in
+        one all-or-nothing batch, which the engine checks on net positions. Returns the comparison with a
+        plain first-in-first-out pass over the same obligations and balances.
+        """
+        self.recover()
+        rows = [r for r in self.store.instructions(["pending"]) if r.reason in ("LACK", "MONY")]
+        figures: dict[str, Any] = {"name": name, "candidates": len(rows), "settled": 0}
+        if not rows:
+            return figures
+        obligations = [self._obligation(r) for r in rows]
+        sec_keys = sorted({(a, o.security_id) for o in obligations for a in (o.deliverer, o.receiver)})
+        cash_keys = sorted({(a, o.currency) for o in obligations for a in (o.deliverer, o.receiver)})
+        securities = dict(zip(sec_keys, self.onchain.security_balances(sec_keys), strict=True))
+        cash: dict[tuple[str, int], int] = {}
+        for code in self.onchain.d.currencies:
+            c = self._currency_index[code]
+            holders = [a for a, k in cash_keys if k == c]
+            if holders:
+                cash.update(zip(((a, c) for a in holders), self.onchain.cash_balances(code, holders), strict=True))
+        cmp = compare(obligations, securities, cash)
+        resolution = cmp.resolution
+        figures.update(cmp.as_dict())
+        if resolution is None or resolution.source == "fifo" or not resolution.settle:
+            return figures  # nothing beyond what the next plain run would settle anyway
+        chosen = {o.id for o in resolution.settle}
+        run_id = self.store.start_run(name, final=False)
+        outcome = self._submit(run_id, [r for r in rows if r.id in chosen], all_or_nothing=True)
+        figures["settled"] = len(outcome.settled)
+        figures["legs"] = 2 * len(outcome.settled)
+        figures["gas_used"] = outcome.gas_used
+        self.store.finish_run(run_id, figures)
+        return figures
+
     def _obligation(self, row: InstructionRow) -> Obligation:
         try:
             return Obligation(
@@ -120,14 +195,17 @@ class SettlementRunner:
         except KeyError as exc:
             raise LedgerError(f"instruction {row.id} refers to unknown reference data {exc.args[0]!r}") from None
 
-    def _submit(self, run_id: int, rows: Sequence[InstructionRow]) -> BatchOutcome:
+    def _submit(self, run_id: int, rows: Sequence[InstructionRow], all_or_nothing: bool = False) -> BatchOutcome:
         ids = [r.id for r in rows]
         obligations = [self._obligation(r) for r in rows]
+        if all_or_nothing:  # settled together: no partial deliveries
+            obligations = [Obligation(o.id, o.deliverer, o.receiver, o.security_id, o.quantity, o.currency, o.amount)
+                           for o in obligations]
         with self.store.session() as s:  # durable intent before the chain sees anything
             s.execute(update(InstructionRow).where(InstructionRow.id.in_(ids))
                       .values(state="submitted", run_id=run_id))
         try:
-            outcome = self.onchain.settle_batch(obligations)
+            outcome = self.onchain.settle_batch(obligations, all_or_nothing=all_or_nothing)
         except Exception:
             # The batch did not land (or we cannot tell): recover() decides from the chain.
             self.recover()

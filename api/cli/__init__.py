@@ -16,7 +16,7 @@ app = typer.Typer(
 # Each module exposes `register(app)`; add a command group by adding its module name here.
 _COMMAND_MODULES: tuple[str, ...] = (
     "api.cli.iso15022",
-    "api.cli.demo",
+    "api.cli.day",
     "api.cli.margin",
 )
 
