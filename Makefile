@@ -9,7 +9,8 @@ $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -c requirements.lock -e ".[test]"
-	npm ci --no-fund --no-audit --loglevel=error
+	# npm ci rejects this lock (npm 11 omits other platforms' optional Anvil binaries); install honours it
+	npm install --no-fund --no-audit --loglevel=error
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -43,7 +43,7 @@ def anvil_node(gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT, startup_timeout_s: floa
     """Run Anvil for the duration of the block; yields its RPC URL. The node is stopped on exit."""
     binary = anvil_binary()
     if binary is None:
-        raise FileNotFoundError("Anvil is not installed; run `npm ci` in the repository root")
+        raise FileNotFoundError("Anvil is not installed; run `make install` (npm install) in the repository root")
     port = free_port()
     proc = subprocess.Popen(
         [str(binary), "--host", "127.0.0.1", "--port", str(port), "--hardfork", HARDFORK,

@@ -14,7 +14,7 @@ SIZES = {"trades": 1500, "participants": 15, "securities": 60, "seed": 11}
 
 def test_demo_on_anvil_matches_embedded() -> None:
     if anvil_binary() is None:
-        pytest.fail("Anvil is not installed: run `npm ci` (CI installs it)")
+        pytest.fail("Anvil is not installed: run `make install` (CI installs it)")
     with anvil_node() as url:
         on_node = run_demo(DemoConfig(rpc_url=url, **SIZES))  # type: ignore[arg-type]
     embedded = run_demo(DemoConfig(**SIZES))  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.node
 def test_artifacts_rebuild_byte_for_byte(tmp_path: Path) -> None:
     if shutil.which("node") is None or not (ROOT / "node_modules" / "solc").exists():
-        pytest.fail("Node.js and the npm toolchain are required: run `npm ci` (CI installs them)")
+        pytest.fail("Node.js and the npm toolchain are required: run `make install` (CI installs them)")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_contracts.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True, text=True)
     committed = sorted(p.name for p in (ROOT / "ledger" / "artifacts").glob("*.json"))
