@@ -113,6 +113,14 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
         }
     }
 
+    /// @notice Total supply (the register total) of many securities in one call.
+    function totalSupplyBatch(uint256[] calldata ids) external view returns (uint256[] memory supplies) {
+        supplies = new uint256[](ids.length);
+        for (uint256 i = 0; i < ids.length; ++i) {
+            supplies[i] = totalSupply(ids[i]);
+        }
+    }
+
     /// @notice Balances of settlement-batch slots `(accountIndex << 128) | securityId`; reverts with
     ///         {UnknownSecurity} if a slot names an unlisted security.
     function slotBalances(address[] calldata accounts, uint256[] calldata slots)

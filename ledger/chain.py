@@ -6,19 +6,21 @@ turned into readable `ChainError`s. The backend is chosen by `ChainConfig.rpc_ur
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
-from eth_utils.abi import event_abi_to_log_topic
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
-from web3.types import TxReceipt
+from web3.types import RPCEndpoint
 
 from ledger.artifacts import CONTRACT_NAMES, load_artifact
 from ledger.errors import AddressNamer, ChainError, LedgerError, decode_revert, revert_data_of
@@ -52,6 +54,39 @@ class ChainConfig:
 
     def batch_gas(self, obligations: int) -> int:
         return min(self.max_tx_gas, self.batch_gas_base + self.batch_gas_per_obligation * obligations)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A mined transaction, read straight from the node (no per-log web3 formatting: batches log thousands)."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    status: int
+    contract_address: str | None
+    logs: list[dict[str, Any]]
+
+
+def _field(d: dict[str, Any], camel: str, snake: str) -> Any:
+    # JSON-RPC nodes answer in camelCase hex; the embedded tester in snake_case ints.
+    return d[camel] if camel in d else d[snake]
+
+
+def _int(v: Any) -> int:
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+def _bytes(v: Any) -> bytes:
+    if isinstance(v, str):
+        return bytes.fromhex(v[2:] if v.startswith("0x") else v)
+    return bytes(v)
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum(address: str) -> str:
+    """EIP-55 form of an address (cached: the same few thousand addresses recur in every batch)."""
+    return str(to_checksum_address(address))
 
 
 @dataclass(frozen=True)
@@ -89,7 +124,7 @@ class EventDecoder:
                 self._by_topic.setdefault(topic, ev)
 
     def decode(self, log: Any) -> DecodedEvent | None:
-        topics = [bytes(t) for t in log["topics"]]
+        topics = [_bytes(t) for t in log["topics"]]
         if not topics:
             return None
         ev = self._by_topic.get(topics[0])
@@ -99,19 +134,19 @@ class EventDecoder:
         for (name, typ), topic in zip(ev.indexed, topics[1:], strict=False):
             (args[name],) = abi_decode([typ], topic)
         if ev.data:
-            values = abi_decode([t for _, t in ev.data], bytes(log["data"]))
+            values = abi_decode([t for _, t in ev.data], _bytes(log["data"]))
             args.update({n: v for (n, _), v in zip(ev.data, values, strict=True)})
         for k, v in list(args.items()):
             if isinstance(v, str) and v.startswith("0x") and len(v) == 42:
-                args[k] = to_checksum_address(v)
+                args[k] = checksum(v)
         return DecodedEvent(
             contract=ev.contract,
             name=ev.name,
             args=args,
-            address=to_checksum_address(log["address"]),
-            block_number=int(log["blockNumber"]),
-            tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-            log_index=int(log["logIndex"]),
+            address=checksum(log["address"]),
+            block_number=_int(_field(log, "blockNumber", "block_number")),
+            tx_hash="0x" + _bytes(_field(log, "transactionHash", "transaction_hash")).hex(),
+            log_index=_int(_field(log, "logIndex", "log_index")),
         )
 
     def decode_all(self, logs: Iterable[Any]) -> list[DecodedEvent]:
@@ -155,26 +190,62 @@ class Chain:
             tx_hash = factory.constructor(*args).transact({"from": sender, "gas": self.config.tx_gas})
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise decode_revert(revert_data_of(exc), self.namer) from None
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.config.rpc_timeout_s)
-        if receipt["status"] != 1 or receipt["contractAddress"] is None:
-            raise ChainError(f"deployment of {name} failed in transaction 0x{bytes(tx_hash).hex()}")
-        return self.bind(name, receipt["contractAddress"])
+        receipt = self.receipt(bytes(tx_hash))
+        if receipt.status != 1 or receipt.contract_address is None:
+            raise ChainError(f"deployment of {name} failed in transaction {receipt.tx_hash}")
+        return self.bind(name, receipt.contract_address)
 
     def bind(self, name: str, address: str) -> Contract:
         art = load_artifact(name)
         return self.w3.eth.contract(address=to_checksum_address(address), abi=art.abi)
 
-    def send(self, fn: ContractFunction, sender: str, gas: int | None = None) -> TxReceipt:
+    def send(self, fn: ContractFunction, sender: str, gas: int | None = None) -> Receipt:
         """Send a transaction and wait for its receipt; a revert raises ChainError with the decoded reason."""
         params: dict[str, Any] = {"from": sender, "gas": gas or self.config.tx_gas}
         try:
             tx_hash = fn.transact(params)  # type: ignore[arg-type]
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise decode_revert(revert_data_of(exc), self.namer) from None
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.config.rpc_timeout_s)
-        if receipt["status"] != 1:
-            raise self._replay_failure(fn, params, int(receipt["blockNumber"]), receipt)
+        receipt = self.receipt(bytes(tx_hash))
+        if receipt.status != 1:
+            raise self._replay_failure(params, receipt, lambda p, b: fn.call(p, block_identifier=b))
         return receipt
+
+    def send_data(self, to: str, data: bytes, sender: str, gas: int) -> Receipt:
+        """Send pre-encoded calldata (big batches: web3's per-argument validation costs seconds there)."""
+        params: dict[str, Any] = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": gas}
+        try:
+            tx_hash = self.w3.eth.send_transaction(params)  # type: ignore[arg-type]
+        except Exception as exc:  # providers raise different types; the revert data is what matters
+            revert = revert_data_of(exc)
+            if revert is None:
+                raise
+            raise decode_revert(revert, self.namer) from None
+        receipt = self.receipt(bytes(tx_hash))
+        if receipt.status != 1:
+            raise self._replay_failure(params, receipt, lambda p, b: self.w3.eth.call(p, block_identifier=b))
+        return receipt
+
+    def receipt(self, tx_hash: bytes) -> Receipt:
+        """Wait for and read the receipt of `tx_hash` (nodes here mine at once; slower ones are polled)."""
+        deadline = time.monotonic() + self.config.rpc_timeout_s
+        while True:
+            raw = self.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"), ["0x" + tx_hash.hex()])
+            result = raw.get("result")
+            if result:
+                break
+            if time.monotonic() > deadline:
+                raise ChainError(f"no receipt for transaction 0x{tx_hash.hex()} after {self.config.rpc_timeout_s} s")
+            time.sleep(0.05)
+        contract = _field(result, "contractAddress", "contract_address")
+        return Receipt(
+            tx_hash="0x" + tx_hash.hex(),
+            block_number=_int(_field(result, "blockNumber", "block_number")),
+            gas_used=_int(_field(result, "gasUsed", "gas_used")),
+            status=_int(result["status"]),
+            contract_address=checksum(contract) if contract else None,
+            logs=list(result["logs"]),
+        )
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         try:
@@ -187,8 +258,25 @@ class Chain:
                 raise
             raise decode_revert(data, self.namer) from None
 
-    def events(self, receipt: TxReceipt) -> list[DecodedEvent]:
-        return self.decoder.decode_all(receipt["logs"])
+    def call_fast(self, to: str, signature: str, args: Sequence[Any], returns: Sequence[str]) -> tuple[Any, ...]:
+        """eth_call with calldata encoded by eth_abi directly (bulk reads: web3 re-validates every element).
+
+        signature: e.g. "balanceOfBatch(address[],uint256[])"; returns: the ABI types of the result.
+        """
+        name_types = signature[signature.index("(") + 1:-1]
+        types = [t for t in name_types.split(",") if t]
+        data = function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
+        try:
+            raw = self.w3.eth.call({"to": to, "data": "0x" + data.hex()})  # type: ignore[typeddict-item]
+        except Exception as exc:
+            revert = revert_data_of(exc)
+            if revert is None:
+                raise
+            raise decode_revert(revert, self.namer) from None
+        return tuple(abi_decode(list(returns), bytes(raw)))
+
+    def events(self, receipt: Receipt) -> list[DecodedEvent]:
+        return self.decoder.decode_all(receipt.logs)
 
     def logs(self, addresses: Sequence[str], from_block: int, to_block: int | None = None) -> list[DecodedEvent]:
         """Every ledgerclear event the given contracts emitted in the block range."""
@@ -202,20 +290,19 @@ class Chain:
     def block_number(self) -> int:
         return int(self.w3.eth.block_number)
 
-    def _replay_failure(self, fn: ContractFunction, params: dict[str, Any], block: int, receipt: TxReceipt) -> ChainError:
+    def _replay_failure(self, params: dict[str, Any], receipt: Receipt, call: Any) -> ChainError:
         # A node mines a reverting transaction with status 0 and no reason; re-run it as a call on the
         # parent state to recover the custom error.
         try:
-            fn.call(params, block_identifier=block - 1)  # type: ignore[arg-type]
+            call(params, receipt.block_number - 1)
         except Exception as exc:  # providers raise different types; the revert data is what matters
             data = revert_data_of(exc)
             if data is not None:
                 return decode_revert(data, self.namer)
-            return ChainError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted ({exc})")
-        gas_used = int(receipt["gasUsed"])
-        if gas_used >= int(params["gas"]):
-            return ChainError(f"transaction ran out of gas ({gas_used} used); raise the gas limit in ChainConfig")
-        return ChainError(f"transaction 0x{bytes(receipt['transactionHash']).hex()} reverted")
+            return ChainError(f"transaction {receipt.tx_hash} reverted ({exc})")
+        if receipt.gas_used >= int(params["gas"]):
+            return ChainError(f"transaction ran out of gas ({receipt.gas_used} used); raise the gas limit in ChainConfig")
+        return ChainError(f"transaction {receipt.tx_hash} reverted")
 
 
 def _embedded_web3(config: ChainConfig) -> Web3:

@@ -11,11 +11,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
 from ledger.batch import BatchOutcome, Obligation, encode_batch, outcome_from_events
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 
 PARTICIPANT_ID = re.compile(r"^[A-Z][0-9]{5}$")
+_SETTLE_BATCH_SELECTOR = function_signature_to_4byte_selector("settleBatch(address[],uint256[],uint256[],uint256[],bool)")
 
 
 class Kind(IntEnum):
@@ -167,16 +171,19 @@ class OnChainLedger:
             ),
             self.ops.settler,
         )
-        return "0x" + bytes(receipt["transactionHash"]).hex()
+        return receipt.tx_hash
 
     def settle_batch(self, obligations: Sequence[Obligation], all_or_nothing: bool = False) -> BatchOutcome:
         """Settle obligations in one transaction: each atomic; failures reported as pending with a reason."""
         if not obligations:
             raise InputError("a settlement batch needs at least one obligation")
         enc = encode_batch(obligations)
-        fn = self.d.engine.functions.settleBatch(enc.accounts, enc.sec_slots, enc.cash_slots, enc.words, all_or_nothing)
+        data = _SETTLE_BATCH_SELECTOR + abi_encode(
+            ["address[]", "uint256[]", "uint256[]", "uint256[]", "bool"],
+            [enc.accounts, enc.sec_slots, enc.cash_slots, enc.words, all_or_nothing])
         try:
-            receipt = self.chain.send(fn, self.ops.settler, gas=self.chain.config.batch_gas(len(obligations)))
+            receipt = self.chain.send_data(self.d.engine.address, data, self.ops.settler,
+                                           gas=self.chain.config.batch_gas(len(obligations)))
         except ChainError as exc:
             if exc.name == "NetShortfall":  # the contract names a batch-local index; name the account
                 a = exc.args_by_name
@@ -186,12 +193,8 @@ class OnChainLedger:
                 raise ChainError(f"all-or-nothing batch would leave {who} short of {asset}",
                                  exc.name, a) from None
             raise
-        return outcome_from_events(
-            self.chain.events(receipt),
-            "0x" + bytes(receipt["transactionHash"]).hex(),
-            int(receipt["blockNumber"]),
-            int(receipt["gasUsed"]),
-        )
+        return outcome_from_events(self.chain.events(receipt), receipt.tx_hash, receipt.block_number,
+                                   receipt.gas_used)
 
     def set_risk_gate(self, gate_address: str | None) -> None:
         """Make settlement consult the risk gate at `gate_address` (None removes the gate)."""
@@ -205,7 +208,9 @@ class OnChainLedger:
         """Whether each id has settled or been cancelled on chain (for recovery after a crash)."""
         out: list[bool] = []
         for start in range(0, len(ids), 5000):
-            out.extend(bool(f) for f in self.chain.call(self.d.engine.functions.finalOf(list(ids[start:start + 5000]))))
+            (flags,) = self.chain.call_fast(self.d.engine.address, "finalOf(uint64[])",
+                                            [list(ids[start:start + 5000])], ["bool[]"])
+            out.extend(bool(f) for f in flags)
         return out
 
     # ---- reads -----------------------------------------------------------------------------------------
@@ -214,8 +219,9 @@ class OnChainLedger:
         out: list[int] = []
         for start in range(0, len(pairs), 2000):
             chunk = pairs[start:start + 2000]
-            out.extend(int(b) for b in self.chain.call(
-                self.d.ledger.functions.balanceOfBatch([a for a, _ in chunk], [s for _, s in chunk])))
+            (balances,) = self.chain.call_fast(self.d.ledger.address, "balanceOfBatch(address[],uint256[])",
+                                               [[a for a, _ in chunk], [s for _, s in chunk]], ["uint256[]"])
+            out.extend(int(b) for b in balances)
         return out
 
     def security_balance(self, address: str, security_id: int) -> int:
@@ -228,7 +234,9 @@ class OnChainLedger:
         token = self.d.cash[self._currency(currency)]
         out: list[int] = []
         for start in range(0, len(addresses), 2000):
-            out.extend(int(b) for b in self.chain.call(token.functions.balancesOf(list(addresses[start:start + 2000]))))
+            (balances,) = self.chain.call_fast(token.address, "balancesOf(address[])",
+                                               [list(addresses[start:start + 2000])], ["uint256[]"])
+            out.extend(int(b) for b in balances)
         return out
 
     def cash_balance(self, address: str, currency: str) -> int:
@@ -237,20 +245,32 @@ class OnChainLedger:
     def cash_supply(self, currency: str) -> int:
         return int(self.chain.call(self.d.cash[self._currency(currency)].functions.totalSupply()))
 
+    def total_supplies(self, security_ids: Sequence[int]) -> list[int]:
+        out: list[int] = []
+        for start in range(0, len(security_ids), 2000):
+            (supplies,) = self.chain.call_fast(self.d.ledger.address, "totalSupplyBatch(uint256[])",
+                                               [list(security_ids[start:start + 2000])], ["uint256[]"])
+            out.extend(int(x) for x in supplies)
+        return out
+
     def conservation(self, holders: Sequence[str], security_ids: Iterable[int]) -> dict[str, bool]:
         """For every security and currency: do the holders' balances sum to the issued total?
 
         `holders` must include every account that can hold anything (all registered participants); the
-        settlement engine's escrow is included too, and must be empty.
+        settlement engine is included too, and must hold nothing.
         """
         everyone = list(dict.fromkeys([*holders, self.d.engine.address]))
+        ids = list(security_ids)
+        balances = self.security_balances([(a, sid) for sid in ids for a in everyone])
+        supplies = self.total_supplies(ids)
+        n = len(everyone)
         result: dict[str, bool] = {}
-        for sid in security_ids:
-            balances = self.security_balances([(a, sid) for a in everyone])
-            result[f"security:{sid}"] = sum(balances) == self.total_supply(sid) and balances[-1] == 0
+        for k, sid in enumerate(ids):
+            row = balances[k * n:(k + 1) * n]
+            result[f"security:{sid}"] = sum(row) == supplies[k] and row[-1] == 0
         for code in self.d.currencies:
-            balances = self.cash_balances(code, everyone)
-            result[f"cash:{code}"] = sum(balances) == self.cash_supply(code) and balances[-1] == 0
+            cash = self.cash_balances(code, everyone)
+            result[f"cash:{code}"] = sum(cash) == self.cash_supply(code) and cash[-1] == 0
         return result
 
     def _currency(self, code: str) -> str:

@@ -164,7 +164,7 @@ class RiskGateClient:
                 fn = (self.contract.functions.post(vdate, part[0]) if len(part) == 1
                       else self.contract.functions.postBatch(vdate, part))
                 receipt = self.chain.send(fn, sender or self.poster)
-                hashes.append("0x" + bytes(receipt["transactionHash"]).hex())
+                hashes.append(receipt.tx_hash)
         return hashes
 
     def publish_parameter_file(self, valuation_date: date, rpf_sha256: str, sender: str | None = None) -> str:
@@ -174,7 +174,7 @@ class RiskGateClient:
             raise LedgerError(f"parameter-file digest must be 32 bytes, got {len(digest)}")
         receipt = self.chain.send(
             self.contract.functions.publishParameterFile(date_to_int(valuation_date), digest), sender or self.poster)
-        return "0x" + bytes(receipt["transactionHash"]).hex()
+        return receipt.tx_hash
 
     # ---- reads -----------------------------------------------------------------------------------------
 

@@ -217,31 +217,33 @@ class SettlementRunner:
         """Write a batch's outcome to the store in one transaction (states, remainders, events)."""
         with self.store.session() as s:
             next_id = int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1
-            for iid, (qty, amt) in outcome.settled.items():
-                s.execute(update(InstructionRow).where(InstructionRow.id == iid).values(
-                    state="settled", reason=None, settled_quantity=qty, settled_amount=amt,
-                    tx_hash=outcome.tx_hash))
+            # One executemany per kind of change (ORM bulk UPDATE by primary key), not a statement per row.
+            changes: list[dict[str, Any]] = [
+                {"id": iid, "state": "settled", "reason": None, "settled_quantity": qty, "settled_amount": amt,
+                 "tx_hash": outcome.tx_hash}
+                for iid, (qty, amt) in outcome.settled.items()]
+            remainders: list[dict[str, Any]] = []
             for iid, (qty, amt, remaining) in outcome.partial.items():
-                s.execute(update(InstructionRow).where(InstructionRow.id == iid).values(
-                    state="partial", reason="LACK", settled_quantity=qty, settled_amount=amt,
-                    tx_hash=outcome.tx_hash))
+                changes.append({"id": iid, "state": "partial", "reason": "LACK", "settled_quantity": qty,
+                                "settled_amount": amt, "tx_hash": outcome.tx_hash})
                 parent = rows[iid]
                 rest_amount = parent.amount_cents - (amt if parent.amount_cents >= 0 else -amt)
-                s.add(InstructionRow(
-                    id=next_id, source="REMAINDER", parent_id=iid, settle_date=parent.settle_date,
-                    deliverer=parent.deliverer, receiver=parent.receiver, security_code=parent.security_code,
-                    quantity=remaining, currency=parent.currency, amount_cents=rest_amount,
-                    min_partial=parent.min_partial, priority=parent.priority, state="pending", reason="LACK",
-                    settled_quantity=0, settled_amount=0))
+                remainders.append({
+                    "id": next_id, "source": "REMAINDER", "parent_id": iid, "settle_date": parent.settle_date,
+                    "deliverer": parent.deliverer, "receiver": parent.receiver,
+                    "security_code": parent.security_code, "quantity": remaining, "currency": parent.currency,
+                    "amount_cents": rest_amount, "min_partial": parent.min_partial, "priority": parent.priority,
+                    "state": "pending", "reason": "LACK", "settled_quantity": 0, "settled_amount": 0})
                 next_id += 1
-            by_reason: dict[Reason, list[int]] = {}
             for iid, reason in outcome.pending.items():
-                by_reason.setdefault(reason, []).append(iid)
-            for reason, ids in by_reason.items():
                 # FINAL means the chain already holds this id as settled/cancelled: recovery's business.
-                state = "submitted" if reason == Reason.FINAL else "pending"
-                s.execute(update(InstructionRow).where(InstructionRow.id.in_(ids)).values(
-                    state=state, reason=None if reason == Reason.FINAL else reason.name))
+                final = reason == Reason.FINAL
+                changes.append({"id": iid, "state": "submitted" if final else "pending",
+                                "reason": None if final else reason.name})
+            for keys in {tuple(sorted(c)) for c in changes}:  # executemany needs one shape per call
+                s.execute(update(InstructionRow), [c for c in changes if tuple(sorted(c)) == keys])
+            if remainders:
+                s.execute(insert(InstructionRow), remainders)
             self._store_events(s, outcome.events)
         if any(r == Reason.FINAL for r in outcome.pending.values()):
             self.recover()
