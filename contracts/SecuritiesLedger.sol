@@ -130,7 +130,7 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     {
         uint256 n = slots.length;
         balances = new uint256[](n);
-        uint256 lastId = 0;
+        uint256 lastId = type(uint256).max; // no security has this id (ids fit in 128 bits), so 0 is checked too
         for (uint256 i = 0; i < n; ) {
             uint256 slot = slots[i];
             uint256 a = slot >> 128;

@@ -59,6 +59,8 @@ class Obligation:
                              f"got {self.quantity}")
         if abs(self.amount) > _U128:
             raise ValueError(f"obligation {self.id}: amount {self.amount} out of range")
+        if not 0 < self.security_id <= _U128:
+            raise ValueError(f"obligation {self.id}: security id must be in 1..2^128-1, got {self.security_id}")
         if not 0 <= self.min_partial <= _MIN_PARTIAL_MAX:
             raise ValueError(f"obligation {self.id}: min_partial {self.min_partial} out of range")
         if self.deliverer == self.receiver:

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 from eth_abi.abi import encode as abi_encode
-from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 
 from ledger.batch import BatchOutcome, Obligation, encode_batch, outcome_from_events
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 
 PARTICIPANT_ID = re.compile(r"^[A-Z][0-9]{5}$")
+_TRANSFER_6909 = {"type": "event", "name": "Transfer", "inputs": [
+    {"name": "caller", "type": "address", "indexed": False}, {"name": "sender", "type": "address", "indexed": True},
+    {"name": "receiver", "type": "address", "indexed": True}, {"name": "id", "type": "uint256", "indexed": True},
+    {"name": "amount", "type": "uint256", "indexed": False}]}
 _SETTLE_BATCH_SELECTOR = function_signature_to_4byte_selector("settleBatch(address[],uint256[],uint256[],uint256[],bool)")
 
 
@@ -253,21 +257,46 @@ class OnChainLedger:
             out.extend(int(x) for x in supplies)
         return out
 
+    def holdings_touched(self) -> dict[int, set[str]]:
+        """Every (security -> accounts) pair whose balance ever changed, from the ledger's Transfer events.
+
+        Any balance change emits a Transfer, so balances outside these pairs are zero: summing over them
+        is a complete conservation check at the cost of the day's activity, not holders x securities.
+        """
+        topic = "0x" + event_abi_to_log_topic(_TRANSFER_6909).hex()
+        raw = self.chain.w3.eth.get_logs({"address": self.d.ledger.address, "fromBlock": self.d.start_block,
+                                          "toBlock": "latest", "topics": [topic]})  # type: ignore[typeddict-item]
+        out: dict[int, set[str]] = {}
+        for log in raw:
+            ev = self.chain.decoder.decode(log)
+            if ev is None:
+                continue
+            sid = int(ev.args["id"])
+            for who in (ev.args["sender"], ev.args["receiver"]):
+                if int(who, 16) != 0:
+                    out.setdefault(sid, set()).add(who)
+        return out
+
     def conservation(self, holders: Sequence[str], security_ids: Iterable[int]) -> dict[str, bool]:
         """For every security and currency: do the holders' balances sum to the issued total?
 
-        `holders` must include every account that can hold anything (all registered participants); the
-        settlement engine is included too, and must hold nothing.
+        Securities are summed over every account the ledger's events show touching them (see
+        holdings_touched); cash over `holders` (every registered participant) — the settlement engine is
+        included for both and must hold nothing.
         """
-        everyone = list(dict.fromkeys([*holders, self.d.engine.address]))
+        engine = self.d.engine.address
+        touched = self.holdings_touched()
         ids = list(security_ids)
-        balances = self.security_balances([(a, sid) for sid in ids for a in everyone])
-        supplies = self.total_supplies(ids)
-        n = len(everyone)
-        result: dict[str, bool] = {}
-        for k, sid in enumerate(ids):
-            row = balances[k * n:(k + 1) * n]
-            result[f"security:{sid}"] = sum(row) == supplies[k] and row[-1] == 0
+        pairs = [(a, sid) for sid in ids for a in sorted(touched.get(sid, set()) | {engine})]
+        balances = self.security_balances(pairs)
+        supplies = dict(zip(ids, self.total_supplies(ids), strict=True))
+        sums: dict[int, int] = {sid: 0 for sid in ids}
+        engine_clean = True
+        for (a, sid), b in zip(pairs, balances, strict=True):
+            sums[sid] += b
+            engine_clean &= not (a == engine and b != 0)
+        result = {f"security:{sid}": sums[sid] == supplies[sid] and engine_clean for sid in ids}
+        everyone = list(dict.fromkeys([*holders, engine]))
         for code in self.d.currencies:
             cash = self.cash_balances(code, everyone)
             result[f"cash:{code}"] = sum(cash) == self.cash_supply(code) and cash[-1] == 0

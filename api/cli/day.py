@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich import box
 from rich.table import Table
@@ -93,7 +94,7 @@ def _run(console: Console, cfg: DayConfig, out: Path | None) -> None:
             raise typer.Exit(2) from None
         except (LedgerError, ValueError, OSError) as exc:
             progress.stop()
-            console.print(f"[red]the day did not run:[/red] {exc}", markup=False)
+            console.print("[red]the day did not run:[/red]", escape(str(exc)))
             raise typer.Exit(1) from None
         reporter.close()
     _print_summary(console, result)
