@@ -19,10 +19,6 @@ from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 
 PARTICIPANT_ID = re.compile(r"^[A-Z][0-9]{5}$")
-_TRANSFER_6909 = {"type": "event", "name": "Transfer", "inputs": [
-    {"name": "caller", "type": "address", "indexed": False}, {"name": "sender", "type": "address", "indexed": True},
-    {"name": "receiver", "type": "address", "indexed": True}, {"name": "id", "type": "uint256", "indexed": True},
-    {"name": "amount", "type": "uint256", "indexed": False}]}
 _SETTLE_BATCH_SELECTOR = function_signature_to_4byte_selector("settleBatch(address[],uint256[],uint256[],uint256[],bool)")
 
 
@@ -263,7 +259,8 @@ class OnChainLedger:
         Any balance change emits a Transfer, so balances outside these pairs are zero: summing over them
         is a complete conservation check at the cost of the day's activity, not holders x securities.
         """
-        topic = "0x" + event_abi_to_log_topic(_TRANSFER_6909).hex()
+        transfer = next(e for e in self.d.ledger.abi if e.get("type") == "event" and e.get("name") == "Transfer")
+        topic = "0x" + event_abi_to_log_topic(transfer).hex()  # type: ignore[arg-type]
         raw = self.chain.w3.eth.get_logs({"address": self.d.ledger.address, "fromBlock": self.d.start_block,
                                           "toBlock": "latest", "topics": [topic]})  # type: ignore[typeddict-item]
         out: dict[int, set[str]] = {}
