@@ -226,3 +226,28 @@ class Store:
         with self.session() as s:
             row = s.get(MetaRow, key)
             return None if row is None else row.value
+
+    # ---- single instructions (used by the participant service; each may join the caller's transaction) --
+
+    def instruction(self, iid: int, session: Session | None = None) -> InstructionRow | None:
+        if session is not None:
+            return session.get(InstructionRow, iid)
+        with self.session() as s:
+            return s.get(InstructionRow, iid)
+
+    def add_instruction_in(self, s: Session, item: NewInstruction, state: str = "pending") -> int:
+        """Add one instruction inside the caller's transaction `s`; `item.id` 0 takes the next free id."""
+        iid = item.id or int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1
+        s.execute(insert(InstructionRow), [{**item.__dict__, "id": iid, "state": state, "settled_quantity": 0,
+                                            "settled_amount": 0, "updated_at": _now()}])
+        return iid
+
+    def transition(self, iid: int, from_states: Sequence[str], to_state: str,
+                   session: Session | None = None) -> bool:
+        """Move instruction `iid` to `to_state` if it is in one of `from_states`; False if it was not."""
+        stmt = (update(InstructionRow).where(InstructionRow.id == iid, InstructionRow.state.in_(list(from_states)))
+                .values(state=to_state))
+        if session is not None:
+            return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        with self.session() as s:
+            return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]

@@ -18,6 +18,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.cli.iso15022",
     "api.cli.day",
     "api.cli.margin",
+    "api.cli.serve",
+    "api.cli.audit",
+    "api.cli.node",
 )
 
 

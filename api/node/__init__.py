@@ -1,0 +1,1 @@
+"""The participant node: its own key (encrypted at rest), signing, submitting, following, reconciling."""

@@ -1,0 +1,54 @@
+"""Assembly: routers under /v1, error bodies, size and rate limits, the context on app.state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from api.service import errors
+from api.service.context import ServiceContext
+from api.service.errors import ErrorBody
+from api.service.limits import BodyLimit, RateLimit, TokenBuckets
+from api.service.request_audit import AuditRefused
+from api.service.routers import (
+    accounts, audit, events, health, instructions, margin, participants, reports, runs, sessions, users,
+)
+
+API_PREFIX = "/v1"
+# The routers that need credentials, in the order they appear in the spec (health is public).
+ROUTERS = (sessions, users, participants, accounts, instructions, runs, margin, reports, events, audit)
+_ERR: dict[str, Any] = {"model": ErrorBody}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERR, "description": "bad request"},
+    401: {**_ERR, "description": "no or bad credentials"},
+    403: {**_ERR, "description": "not allowed for this caller"},
+    404: {**_ERR, "description": "not found (or not the caller's)"},
+    409: {**_ERR, "description": "conflicts with the current state"},
+    413: {**_ERR, "description": "request body too large"},
+    422: {**_ERR, "description": "invalid input"},
+    429: {**_ERR, "description": "rate limited; see Retry-After"},
+    500: {**_ERR, "description": "internal error (logged; no details)"},
+}
+
+
+def create_app(ctx: ServiceContext) -> FastAPI:
+    app = FastAPI(
+        title="ledgerclear participant service",
+        version="1.0.0",
+        description="Signed settlement instructions, balances, settlement runs, margin, reports and live events. "
+                    "Authenticate with a session token (POST /v1/sessions, password + TOTP) as `Authorization: "
+                    "Bearer <token>`, or an API key as `X-API-Key`. Errors are {error: {code, message, field}}.",
+        docs_url=None, redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(health.router, prefix=API_PREFIX, responses={500: COMMON_RESPONSES[500]})
+    for module in ROUTERS:
+        app.include_router(module.router, prefix=API_PREFIX, responses=COMMON_RESPONSES)
+    s = ctx.settings
+    app.add_middleware(AuditRefused, ctx=ctx, prefix=API_PREFIX)  # innermost: sees the handlers' answers
+    app.add_middleware(RateLimit, buckets=TokenBuckets(s.rate_per_s, s.rate_burst),
+                       exempt=(f"{API_PREFIX}/health",))
+    app.add_middleware(BodyLimit, max_bytes=s.max_body_bytes)
+    return app

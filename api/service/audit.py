@@ -1,0 +1,83 @@
+"""The audit log: append-only and hash-chained. Entry hash = sha256(prev_hash ‖ canonical JSON of the entry),
+where the entry is {seq, ts, actor, participant_id, action, target, detail} and canonical JSON is sorted keys,
+no spaces, UTF-8. `verify` walks the chain and names the first entry that was edited, deleted or inserted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.service.db import AuditHeadRow, AuditRow
+
+GENESIS = "0" * 64
+_LOCK = threading.Lock()  # one writer at a time in this process; the head row serialises across processes
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical(entry)).hexdigest()
+
+
+def _entry(row: AuditRow) -> dict[str, Any]:
+    return {"seq": row.seq, "ts": row.ts, "actor": row.actor, "participant_id": row.participant_id,
+            "action": row.action, "target": row.target, "detail": row.detail}
+
+
+def append(s: Session, actor: str, action: str, target: str, detail: dict[str, Any] | None = None,
+           participant_id: str | None = None) -> AuditRow:
+    """Append one entry inside the caller's transaction (so the entry commits with the change it records)."""
+    with _LOCK:
+        head = s.get(AuditHeadRow, 1, with_for_update=True)
+        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+        row = AuditRow(seq=seq + 1, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=actor,
+                       participant_id=participant_id, action=action, target=target,
+                       detail=json.loads(canonical(detail or {})), prev_hash=prev, hash="")
+        row.hash = entry_hash(prev, _entry(row))
+        s.add(row)
+        if head is None:
+            s.add(AuditHeadRow(id=1, seq=row.seq, hash=row.hash))
+        else:
+            head.seq, head.hash = row.seq, row.hash
+        s.flush()
+        return row
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    entries: int
+    problem: str | None = None
+    seq: int | None = None  # the first bad entry
+
+
+def verify(s: Session) -> Verdict:
+    prev = GENESIS
+    expected = 1
+    n = 0
+    for row in s.scalars(select(AuditRow).order_by(AuditRow.seq)).yield_per(1000):
+        if row.seq != expected:
+            return Verdict(False, n, f"entry {expected} is missing (next is {row.seq}): deleted", expected)
+        if row.prev_hash != prev:
+            return Verdict(False, n, f"entry {row.seq}: prev_hash does not match entry {row.seq - 1}", row.seq)
+        if entry_hash(prev, _entry(row)) != row.hash:
+            return Verdict(False, n, f"entry {row.seq}: content does not match its hash: edited", row.seq)
+        prev = row.hash
+        expected += 1
+        n += 1
+    head = s.get(AuditHeadRow, 1)
+    if head is not None and (head.seq != n or head.hash != prev):
+        return Verdict(False, n, f"log ends at entry {n} but the head records entry {head.seq}: "
+                                 "newest entries deleted or head edited", n + 1)
+    if head is None and n:
+        return Verdict(False, n, "head record missing", None)
+    return Verdict(True, n)

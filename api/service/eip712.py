@@ -1,0 +1,80 @@
+"""EIP-712 typed data of a settlement instruction: what a participant node signs and the service verifies.
+
+Domain: name "ledgerclear", version "1", chainId, verifyingContract = the SettlementEngine address.
+Primary type `SettlementInstruction` with the fields of `INSTRUCTION_TYPE` (order matters for the hash).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+DOMAIN_NAME = "ledgerclear"
+DOMAIN_VERSION = "1"
+PRIMARY_TYPE = "SettlementInstruction"
+
+INSTRUCTION_TYPE: list[dict[str, str]] = [
+    {"name": "participantId", "type": "string"},
+    {"name": "counterpartyId", "type": "string"},
+    {"name": "direction", "type": "string"},  # "deliver" | "receive"
+    {"name": "securityCode", "type": "string"},
+    {"name": "quantity", "type": "uint256"},
+    {"name": "amountCents", "type": "uint256"},
+    {"name": "currency", "type": "string"},
+    {"name": "settlementDate", "type": "string"},  # yyyy-mm-dd
+    {"name": "senderReference", "type": "string"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "expiry", "type": "uint256"},  # unix seconds
+]
+DOMAIN_TYPE: list[dict[str, str]] = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+# API field name -> typed-data field name
+FIELDS: dict[str, str] = {
+    "participant_id": "participantId", "counterparty_id": "counterpartyId", "direction": "direction",
+    "security_code": "securityCode", "quantity": "quantity", "amount_cents": "amountCents",
+    "currency": "currency", "settlement_date": "settlementDate", "sender_reference": "senderReference",
+    "nonce": "nonce", "expiry": "expiry",
+}
+
+
+def domain(chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain_id,
+            "verifyingContract": verifying_contract}
+
+
+def typed_data(fields: dict[str, Any], chain_id: int, verifying_contract: str) -> dict[str, Any]:
+    """The full EIP-712 message for instruction `fields` (API names, as in SignedFields)."""
+    message = {FIELDS[k]: fields[k] for k in FIELDS}
+    return {
+        "types": {"EIP712Domain": DOMAIN_TYPE, PRIMARY_TYPE: INSTRUCTION_TYPE},
+        "primaryType": PRIMARY_TYPE,
+        "domain": domain(chain_id, verifying_contract),
+        "message": message,
+    }
+
+
+def digest(data: dict[str, Any]) -> str:
+    from eth_utils.crypto import keccak
+
+    m = encode_typed_data(full_message=data)
+    return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
+
+
+def sign(data: dict[str, Any], private_key: bytes | str) -> str:
+    signed = Account.sign_message(encode_typed_data(full_message=data), private_key)
+    return "0x" + bytes(signed.signature).hex()
+
+
+def recover(data: dict[str, Any], signature: str) -> str:
+    """The address that signed `data`; raises ValueError on a malformed signature."""
+    try:
+        return str(Account.recover_message(encode_typed_data(full_message=data), signature=signature))
+    except Exception as exc:  # eth-keys raises several types for bad signatures
+        raise ValueError(f"signature cannot be recovered: {exc}") from None

@@ -1,0 +1,98 @@
+"""Settlement instructions: submit signed, authorise (maker-checker), list, get, cancel, hold, release, evidence."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import or_, select
+
+from api.service import eip712
+from api.service import instructions as svc
+from api.service.db import SignatureRow, SignedInstructionRow
+from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Reader
+from api.service.schemas import Evidence, InstructionOut, InstructionSubmit, PageOf, SigningDomain
+from ledger.store import InstructionRow
+
+router = APIRouter(tags=["instructions"])
+
+
+@router.get("/signing-domain", response_model=SigningDomain)
+def signing_domain(_: Reader, ctx: Ctx) -> SigningDomain:
+    """The EIP-712 domain and types a participant node signs instructions with."""
+    return SigningDomain(domain=eip712.domain(ctx.chain_id, ctx.engine_address),
+                         types={"EIP712Domain": eip712.DOMAIN_TYPE, eip712.PRIMARY_TYPE: eip712.INSTRUCTION_TYPE},
+                         primary_type=eip712.PRIMARY_TYPE)
+
+
+@router.post("/instructions", response_model=InstructionOut, status_code=201,
+             responses={409: {"description": "nonce or reference reused"}, 422: {"description": "bad signature"}})
+def submit(body: InstructionSubmit, p: Inputter, ctx: Ctx) -> InstructionOut:
+    return svc.submit(ctx, p, body)
+
+
+@router.get("/instructions", response_model=PageOf[InstructionOut])
+def list_instructions(
+    p: Reader, ctx: Ctx, pg: Paging,
+    status: Annotated[Literal["unauthorised", "unmatched", "matched", "cancelled"] | None,
+                      Query(description="service status filter")] = None,
+    participant_id: Annotated[str | None, Query(pattern=r"^[A-Z][0-9]{5}$",
+                                                description="operator only: one participant")] = None,
+) -> PageOf[InstructionOut]:
+    with ctx.session() as s:
+        q = select(SignedInstructionRow, InstructionRow).outerjoin(
+            InstructionRow, InstructionRow.id == SignedInstructionRow.instruction_id).order_by(SignedInstructionRow.id)
+        if not p.is_operator:
+            q = q.where(SignedInstructionRow.participant_id == p.participant_id)
+        elif participant_id is not None:
+            q = q.where(SignedInstructionRow.participant_id == participant_id)
+        if status is not None:
+            q = q.where(SignedInstructionRow.status == status)
+        rows = [(r[0], r[1]) for r in s.execute(q.offset(pg.offset).limit(pg.limit + 1))]
+        items = [svc.view(a, b) for a, b in rows[:pg.limit]]
+    return PageOf(items=items, next_offset=pg.offset + pg.limit if len(rows) > pg.limit else None)
+
+
+@router.get("/instructions/{sid}", response_model=InstructionOut)
+def get_instruction(sid: ObjectId, p: Reader, ctx: Ctx) -> InstructionOut:
+    with ctx.session() as s:
+        row = svc.owned(s, p, sid)
+        return svc.view(row, s.get(InstructionRow, row.instruction_id) if row.instruction_id else None)
+
+
+@router.get("/instructions/{sid}/evidence", response_model=list[Evidence])
+def evidence(sid: ObjectId, p: Reader, ctx: Ctx) -> list[Evidence]:
+    """The signatures behind an instruction: this side's, and once matched the counterparty's too."""
+    with ctx.session() as s:
+        row = svc.owned(s, p, sid)
+        ids = [row.id]
+        if row.instruction_id is not None:
+            ids = list(s.scalars(select(SignedInstructionRow.id).where(
+                or_(SignedInstructionRow.id == row.id, SignedInstructionRow.instruction_id == row.instruction_id))))
+        sigs = s.scalars(select(SignatureRow).where(SignatureRow.signed_instruction_id.in_(ids))
+                         .order_by(SignatureRow.id))
+        return [Evidence(signed_instruction_id=g.signed_instruction_id, participant_id=g.participant_id,
+                         signer=g.signer, signature=g.signature, digest=g.digest, typed_data=g.typed_data)
+                for g in sigs]
+
+
+@router.post("/instructions/{sid}/authorise", response_model=InstructionOut)
+def authorise(sid: ObjectId, p: Authoriser, ctx: Ctx) -> InstructionOut:
+    return svc.authorise(ctx, p, sid)
+
+
+@router.post("/instructions/{sid}/cancel", response_model=InstructionOut)
+def cancel(sid: ObjectId, p: Inputter, ctx: Ctx) -> InstructionOut:
+    return svc.cancel(ctx, p, sid)
+
+
+@router.post("/instructions/{sid}/hold", response_model=InstructionOut)
+def hold(sid: ObjectId, p: Inputter, ctx: Ctx) -> InstructionOut:
+    return svc.hold_or_release(ctx, p, sid, hold=True)
+
+
+@router.post("/instructions/{sid}/release", response_model=InstructionOut)
+def release(sid: ObjectId, p: Inputter, ctx: Ctx) -> InstructionOut:
+    return svc.hold_or_release(ctx, p, sid, hold=False)
+
+
