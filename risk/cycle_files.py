@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from risk.errors import PositionFileError
+from risk.keyed_csv import read_keyed_amounts
 
 __all__ = ["InstructionRecord", "INSTRUCTION_COLUMNS", "read_instructions", "read_collateral"]
 
@@ -105,36 +105,4 @@ def read_collateral(path: str | Path) -> dict[str, float]:
     PositionFileError
         Missing column, duplicate CP, non-numeric, negative or non-finite amount.
     """
-    src = str(path)
-    out: dict[str, float] = {}
-    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        for name in ("CP", "Collateral"):
-            if name not in header:
-                raise PositionFileError(f"missing column {name}", row=1, column=len(header) + 1,
-                                        expected="CP,Collateral", source=src)
-        ci, ca = header.index("CP"), header.index("Collateral")
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            line = reader.line_num
-            if len(cells) != len(header):
-                raise PositionFileError(f"row has {len(cells)} values", row=line, column=min(len(cells), len(header)) + 1,
-                                        expected=f"{len(header)} values", source=src)
-            cp, text = cells[ci].strip(), cells[ca].strip()
-            if not cp:
-                raise PositionFileError("empty CP", row=line, column=ci + 1, expected="a participant id", source=src)
-            if cp in out:
-                raise PositionFileError(f"duplicate CP {cp}", row=line, column=ci + 1, expected="one row per CP",
-                                        source=src)
-            try:
-                amount = float(text)
-            except ValueError:
-                raise PositionFileError(f"non-numeric collateral {text!r}", row=line, column=ca + 1,
-                                        expected="a finite amount >= 0", source=src) from None
-            if not math.isfinite(amount) or amount < 0:
-                raise PositionFileError(f"invalid collateral {text!r}", row=line, column=ca + 1,
-                                        expected="a finite amount >= 0", source=src)
-            out[cp] = amount
-    return out
+    return read_keyed_amounts(path, "CP", "Collateral", strictly_positive=False, value_label="collateral")

@@ -19,7 +19,6 @@ the same position digest (:func:`risk.interface.positions_digest`).
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -32,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from risk.errors import PositionError, PositionFileError, RiskInputError
+from risk.keyed_csv import read_keyed_amounts
 from risk.positions import Portfolio
 from risk.rpf import RiskParameterFile
 from risk.synthetic_market import MarketHistory
@@ -160,40 +160,8 @@ def read_marks(path: str | Path, valuation_date: date, fx: Mapping[str, float] |
     PositionFileError
         Missing columns, duplicates, non-numeric or non-positive prices (row and column named).
     """
-    src = str(path)
-    prices: dict[str, float] = {}
-    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        header = [h.strip() for h in next(reader, [])]
-        for name in ("InstrumentID", "Price"):
-            if name not in header:
-                raise PositionFileError(f"missing column {name}", row=1, column=len(header) + 1,
-                                        expected="InstrumentID,Price", source=src)
-        ci, cp = header.index("InstrumentID"), header.index("Price")
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            line = reader.line_num
-            if len(cells) != len(header):
-                raise PositionFileError(f"row has {len(cells)} values", row=line, column=min(len(cells), len(header)) + 1,
-                                        expected=f"{len(header)} values", source=src)
-            inst = cells[ci].strip()
-            if not inst:
-                raise PositionFileError("empty InstrumentID", row=line, column=ci + 1, expected="an instrument id",
-                                        source=src)
-            if inst in prices:
-                raise PositionFileError(f"duplicate instrument {inst}", row=line, column=ci + 1,
-                                        expected="one row per instrument", source=src)
-            text = cells[cp].strip()
-            try:
-                v = float(text)
-            except ValueError:
-                raise PositionFileError(f"non-numeric price {text!r}", row=line, column=cp + 1,
-                                        expected="a finite positive number", source=src) from None
-            if not math.isfinite(v) or v <= 0:
-                raise PositionFileError(f"invalid price {text!r}", row=line, column=cp + 1,
-                                        expected="a finite positive number", source=src)
-            prices[inst] = v
+    prices = read_keyed_amounts(path, "InstrumentID", "Price", strictly_positive=True,
+                                key_label="instrument", value_label="price")
     return Marks(valuation_date, prices, dict(fx or {"HKD": 1.0}))
 
 
