@@ -95,7 +95,8 @@ class SettlementRunner:
             figs.settled += len(outcome.settled)
             figs.partial += len(outcome.partial)
             figs.legs += 2 * (len(outcome.settled) + len(outcome.partial))
-            reasons.update(r.name for r in outcome.pending.values())
+            # FINAL ids were settled before (a crash between send and record); recovery books them
+            reasons.update(r.name for r in outcome.pending.values() if r != Reason.FINAL)
             done += len(chunk)
             if progress:
                 progress(done, total)
