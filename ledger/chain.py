@@ -226,6 +226,12 @@ class Chain:
             raise self._replay_failure(params, receipt, lambda p, b: self.w3.eth.call(p, block_identifier=b))
         return receipt
 
+    def send_call(self, to: str, signature: str, args: Sequence[Any], sender: str, gas: int | None = None) -> Receipt:
+        """Send `signature(args)` to `to` with calldata encoded by eth_abi directly (bulk writes)."""
+        types = [t for t in signature[signature.index("(") + 1:-1].split(",") if t]
+        data = function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
+        return self.send_data(to, data, sender, gas or self.config.tx_gas)
+
     def receipt(self, tx_hash: bytes) -> Receipt:
         """Wait for and read the receipt of `tx_hash` (nodes here mine at once; slower ones are polled)."""
         deadline = time.monotonic() + self.config.rpc_timeout_s
@@ -263,8 +269,7 @@ class Chain:
 
         signature: e.g. "balanceOfBatch(address[],uint256[])"; returns: the ABI types of the result.
         """
-        name_types = signature[signature.index("(") + 1:-1]
-        types = [t for t in name_types.split(",") if t]
+        types = [t for t in signature[signature.index("(") + 1:-1].split(",") if t]
         data = function_signature_to_4byte_selector(signature) + abi_encode(types, list(args))
         try:
             raw = self.w3.eth.call({"to": to, "data": "0x" + data.hex()})  # type: ignore[typeddict-item]

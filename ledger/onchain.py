@@ -89,9 +89,9 @@ class OnChainLedger:
         """Register (participant id, address, kind) entries, `chunk` per transaction."""
         for start in range(0, len(entries), chunk):
             part = entries[start:start + chunk]
-            self.chain.send(self.d.registry.functions.registerBatch(
-                [participant_id_bytes(p) for p, _, _ in part], [a for _, a, _ in part], [int(k) for _, _, k in part]
-            ), self.ops.csd)
+            self.chain.send_call(self.d.registry.address, "registerBatch(bytes8[],address[],uint8[])",
+                                 [[participant_id_bytes(p) for p, _, _ in part], [a for _, a, _ in part],
+                                  [int(k) for _, _, k in part]], self.ops.csd)
 
     def set_status(self, address: str, status: Status) -> None:
         if status == Status.NONE:
@@ -111,8 +111,8 @@ class OnChainLedger:
             _positive("security id", sid)
         for start in range(0, len(entries), chunk):
             part = entries[start:start + chunk]
-            self.chain.send(self.d.ledger.functions.listSecurities(
-                [sid for sid, _ in part], [isin_bytes(i) for _, i in part]), self.ops.csd)
+            self.chain.send_call(self.d.ledger.address, "listSecurities(uint256[],bytes12[])",
+                                 [[sid for sid, _ in part], [isin_bytes(i) for _, i in part]], self.ops.csd)
 
     def set_frozen(self, address: str, frozen: bool) -> None:
         self.chain.send(self.d.ledger.functions.setFrozen(address, frozen), self.ops.csd)
@@ -129,8 +129,9 @@ class OnChainLedger:
             _positive("quantity", q)
         for start in range(0, len(entries), chunk):
             part = entries[start:start + chunk]
-            self.chain.send(self.d.ledger.functions.depositBatch(
-                [a for a, _, _ in part], [s for _, s, _ in part], [q for _, _, q in part]), self.ops.csd)
+            self.chain.send_call(self.d.ledger.address, "depositBatch(address[],uint256[],uint256[])",
+                                 [[a for a, _, _ in part], [s for _, s, _ in part], [q for _, _, q in part]],
+                                 self.ops.csd)
 
     def withdraw(self, address: str, security_id: int, quantity: int) -> None:
         _positive("quantity", quantity)
@@ -150,7 +151,8 @@ class OnChainLedger:
         ref = reference.encode()[:32].ljust(32, b"\0")
         for start in range(0, len(entries), chunk):
             part = entries[start:start + chunk]
-            self.chain.send(token.functions.issueBatch([a for a, _ in part], [c for _, c in part], ref), self.ops.bank)
+            self.chain.send_call(token.address, "issueBatch(address[],uint256[],bytes32)",
+                                 [[a for a, _ in part], [c for _, c in part], ref], self.ops.bank)
 
     def redeem_cash(self, address: str, currency: str, cents: int, reference: str = "") -> None:
         _positive("amount", cents)
