@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api import portal
 from api.service import errors
 from api.service.context import ServiceContext
 from api.service.errors import ErrorBody
@@ -47,6 +48,7 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router, prefix=API_PREFIX, responses=COMMON_RESPONSES)
     s = ctx.settings
+    portal.mount(app)  # the client portal's static pages at /portal (and / redirects there)
     app.add_middleware(AuditRefused, ctx=ctx, prefix=API_PREFIX)  # innermost: sees the handlers' answers
     app.add_middleware(RateLimit, buckets=TokenBuckets(s.rate_per_s, s.rate_burst),
                        exempt=(f"{API_PREFIX}/health",))
