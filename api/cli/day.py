@@ -57,6 +57,8 @@ def _print_summary(console: Console, result: DayResult) -> None:
     unmatched = " ".join(f"{k} {v}" for k, v in si["unmatched_by_reason"].items()) or "none"
     day.add_row("settlement instructions", f"{si['instructions']:,} in, {si['matched_pairs']:,} pairs matched")
     day.add_row("unmatched SIs by reason", unmatched)
+    hd = s["held_through_run_1"]
+    day.add_row("held by the deliverer through run 1", f"{hd['held']} held, {hd['released']} released for run 2")
     rt = s["realtime_dvp"]
     day.add_row("real-time DvP (SIs)", f"{rt['settled']} of {rt['attempted']} settled at once")
     ls = s["liquidity_saving"]
