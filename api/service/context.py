@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -31,11 +32,39 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
             if ":memory:" not in url and url not in ("sqlite://", "sqlite:///"):
                 cur.execute("PRAGMA journal_mode=WAL")
+                # WAL lets reads run beside the writer; FULL keeps every acknowledged commit on disk even
+                # through a power cut (accepted instructions must survive any crash).
+                cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         return engine
     return create_engine(url)
+
+
+class BlockCache:
+    """Chain reads memoised for the block they were read at. The chain's state changes only with a new
+    block, so an entry is dropped as soon as the chain has moved on; a value may be computed after a newer
+    block appeared (a node outside the service mined one), never before the block it is filed under.
+    Call only while holding the chain lock (the chain client is not thread-safe)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.block = -1
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, Any] = {}
+
+    def get(self, block: int, key: Hashable, compute: Callable[[], Any]) -> Any:
+        if block != self.block or len(self._entries) >= self.max_entries:
+            self._entries.clear()
+            self.block = block
+        if key not in self._entries:
+            self._entries[key] = compute()
+        return self._entries[key]
+
+    def put(self, block: int, key: Hashable, value: Any) -> None:
+        """File a value read at `block` (e.g. the by-products of a bulk read) while `get` computes."""
+        if block == self.block and len(self._entries) < self.max_entries:
+            self._entries[key] = value
 
 
 @dataclass
@@ -47,6 +76,12 @@ class ServiceContext:
     onchain: OnChainLedger
     hub: EventHub = field(default_factory=EventHub)
     chain_lock: threading.RLock = field(default_factory=threading.RLock)  # the chain client is not thread-safe
+    chain_reads: BlockCache = field(default_factory=BlockCache)  # under chain_lock
+    # Rows the service only ever inserts (participants and securities are never deleted, a participant's
+    # address never changes): participant id -> registered address, listed security codes. Positive
+    # entries only; a participant's status is always read afresh.
+    known_addresses: dict[str, str] = field(default_factory=dict)
+    known_securities: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

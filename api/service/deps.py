@@ -4,7 +4,7 @@ role checks, and pagination."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -26,7 +26,9 @@ def aware(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
-def get_ctx(request: Request) -> ServiceContext:
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync dependency in the thread pool, one
+# thread hand-off each per request.
+async def get_ctx(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.ctx
     return ctx
 
@@ -93,10 +95,10 @@ def authenticate(
 Caller = Annotated[Principal, Depends(authenticate)]
 
 
-def require(*groups: str) -> Callable[[Principal], Principal]:
+def require(*groups: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller must hold one of `groups`."""
 
-    def check(p: Caller) -> Principal:
+    async def check(p: Caller) -> Principal:
         if not p.has(*groups):
             raise ApiError(403, f"needs one of the groups: {', '.join(groups)}")
         return p
@@ -127,7 +129,7 @@ class Page:
     offset: int
 
 
-def page(
+async def page(
     limit: Annotated[int, Query(ge=1, le=500, description="items per page")] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9, description="items to skip")] = 0,
 ) -> Page:

@@ -72,6 +72,20 @@ def sign(data: dict[str, Any], private_key: bytes | str) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
+def recover_with_digest(data: dict[str, Any], signature: str) -> tuple[str, str]:
+    """(signer, digest) of `data` with one encoding of the typed data (the same as `recover` and `digest`);
+    raises ValueError on a malformed signature."""
+    from eth_utils.crypto import keccak
+
+    m = encode_typed_data(full_message=data)
+    h = keccak(b"\x19" + m.version + m.header + m.body)
+    try:
+        signer = str(Account._recover_hash(h, signature=signature))  # type: ignore[arg-type]
+    except Exception as exc:  # eth-keys raises several types for bad signatures
+        raise ValueError(f"signature cannot be recovered: {exc}") from None
+    return signer, "0x" + h.hex()
+
+
 def recover(data: dict[str, Any], signature: str) -> str:
     """The address that signed `data`; raises ValueError on a malformed signature."""
     try:

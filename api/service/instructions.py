@@ -79,11 +79,16 @@ def _validate_refs(s: Session, ctx: ServiceContext, pid: str, f: Any) -> Partici
         raise ApiError(409, f"participant {pid} is {me.status}; instructions are refused")
     if f.counterparty_id == pid:
         raise ApiError(422, "counterparty must be another participant", field="instruction.counterparty_id")
-    if s.get(ParticipantRow, f.counterparty_id) is None:
-        raise ApiError(422, f"counterparty {f.counterparty_id} is not registered",
-                       field="instruction.counterparty_id")
-    if s.get(SecurityRow, f.security_code) is None:
-        raise ApiError(422, f"security {f.security_code} is not listed", field="instruction.security_code")
+    if f.counterparty_id not in ctx.known_addresses:
+        cp = s.get(ParticipantRow, f.counterparty_id)
+        if cp is None:
+            raise ApiError(422, f"counterparty {f.counterparty_id} is not registered",
+                           field="instruction.counterparty_id")
+        ctx.known_addresses[cp.id] = cp.address
+    if f.security_code not in ctx.known_securities:
+        if s.get(SecurityRow, f.security_code) is None:
+            raise ApiError(422, f"security {f.security_code} is not listed", field="instruction.security_code")
+        ctx.known_securities.add(f.security_code)
     if f.currency not in ctx.deployment.currencies:
         raise ApiError(422, f"currency {f.currency} is not settled here", field="instruction.currency")
     try:
@@ -92,6 +97,18 @@ def _validate_refs(s: Session, ctx: ServiceContext, pid: str, f: Any) -> Partici
         raise ApiError(422, "settlement_date must be a calendar date yyyy-mm-dd",
                        field="instruction.settlement_date") from None
     return me
+
+
+def _registered_address(ctx: ServiceContext, pid: str) -> str | None:
+    """The participant's registered address (remembered: it never changes), None if not registered."""
+    address = ctx.known_addresses.get(pid)
+    if address is None:
+        with ctx.session() as s:
+            row = s.get(ParticipantRow, pid)
+            if row is None:
+                return None
+            address = ctx.known_addresses[pid] = row.address
+    return address
 
 
 def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> InstructionOut:
@@ -113,12 +130,16 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
         raise ApiError(422, f"not a valid settlement instruction: {exc}", field="instruction") from None
     data = eip712.typed_data(f.model_dump(), ctx.chain_id, ctx.engine_address)
     try:
-        signer = eip712.recover(data, body.signature)
+        signer, digest = eip712.recover_with_digest(data, body.signature)
     except ValueError as exc:
         raise ApiError(422, str(exc), code="bad_signature", field="signature") from None
+    address = _registered_address(ctx, f.participant_id)
+    if address is not None and signer.lower() != address.lower():  # refused before taking the lock
+        raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
+                       code="bad_signature", field="signature")
     notices: list[Notice] = []
     try:
-        with _MATCH_LOCK, ctx.session() as s:
+        with _MATCH_LOCK, ctx.session() as s:  # the authoritative checks, in the storing transaction
             me = _validate_refs(s, ctx, f.participant_id, f)
             if signer.lower() != me.address.lower():
                 raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
@@ -141,7 +162,7 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
             s.add(row)
             s.flush()
             s.add(SignatureRow(signed_instruction_id=row.id, participant_id=f.participant_id, signer=signer,
-                               signature=body.signature, digest=eip712.digest(data), typed_data=data))
+                               signature=body.signature, digest=digest, typed_data=data))
             audit.append(s, p.actor, "instruction.submitted", f"si:{row.id}",
                          {"reference": f.sender_reference, "nonce": str(f.nonce), "status": row.status,
                           "signer": signer}, f.participant_id)

@@ -97,7 +97,7 @@ def test_unexpected_error_is_a_bare_500(world: World, monkeypatch: object) -> No
     def boom(*_: object) -> int:
         raise RuntimeError("secret internals /etc/passwd")
 
-    monkeypatch.setattr(world.ctx.onchain, "cash_balance", boom)  # type: ignore[attr-defined]
+    monkeypatch.setattr(world.ctx.onchain, "cash_balances", boom)  # type: ignore[attr-defined]
     r = world.client.get(f"/v1/accounts/{P1}/balances", headers=world.h("a-view"))
     _err(r, 500, "internal")
     assert "secret" not in r.text and "Traceback" not in r.text

@@ -11,6 +11,7 @@ from api.service.schemas import Balances, CashBalance, PageOf, SecurityBalance
 from ledger.store import ParticipantRow, SecurityRow
 
 router = APIRouter(tags=["accounts"])
+_BULK_PAIRS = 2000  # at most this many (participant, security) pairs per bulk read on a cache miss
 
 
 @router.get("/accounts/{pid}/balances", response_model=Balances)
@@ -22,10 +23,29 @@ def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Balances:
         if part is None:
             raise ApiError(404, "account not found")
         secs = list(s.scalars(select(SecurityRow).order_by(SecurityRow.code)))
-    with ctx.chain_lock:
-        cash = [CashBalance(currency=c, cents=ctx.onchain.cash_balance(part.address, c))
-                for c in ctx.deployment.currencies]
-        qty = ctx.onchain.security_balances([(part.address, r.token_id) for r in secs]) if secs else []
+    tokens = tuple(r.token_id for r in secs)
+
+    def key(address: str) -> tuple[str, str, tuple[int, ...]]:
+        return ("balances", address, tokens)
+
+    def read() -> tuple[list[int], list[int]]:
+        # A miss means the chain has moved on (or a first read): read every participant's balances in the
+        # same few bulk calls (one per currency, one for the holdings), so the others' next reads are hits.
+        with ctx.session() as s2:
+            others = [a for a in s2.scalars(select(ParticipantRow.address).order_by(ParticipantRow.id))
+                      if a != part.address]
+        addresses = [part.address, *others][:max(1, min(_BULK_PAIRS, _BULK_PAIRS // max(1, len(tokens))))]
+        cash = [ctx.onchain.cash_balances(c, addresses) for c in ctx.deployment.currencies]
+        qty = ctx.onchain.security_balances([(a, t) for a in addresses for t in tokens]) if tokens else []
+        n = len(tokens)
+        for i, a in enumerate(addresses[1:], 1):
+            ctx.chain_reads.put(block, key(a), ([c[i] for c in cash], qty[i * n:(i + 1) * n]))
+        return [c[0] for c in cash], qty[:n]
+
+    with ctx.chain_lock:  # at the current block (the cache forgets everything once a block is added)
+        block = ctx.deployment.chain.block_number
+        cents, qty = ctx.chain_reads.get(block, key(part.address), read)
+    cash = [CashBalance(currency=c, cents=v) for c, v in zip(ctx.deployment.currencies, cents, strict=True)]
     held = [SecurityBalance(security_code=r.code, quantity=q) for r, q in zip(secs, qty, strict=True) if q]
     chunk = held[pg.offset:pg.offset + pg.limit]
     nxt = pg.offset + pg.limit if len(held) > pg.offset + pg.limit else None

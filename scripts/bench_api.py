@@ -1,0 +1,329 @@
+"""Benchmark: the participant service (`ledgerclear serve`) under concurrent clients on loopback.
+
+The service runs as its own process, exactly as deployed: `ledgerclear serve` (uvicorn, embedded chain,
+a fresh SQLite file in a temporary directory). One security is listed in that database before the start
+(the API has no endpoint for listing securities); everything else goes through the API: the operator
+administrator signs in (password + TOTP), registers one participant per client (its own secp256k1 key;
+clients 2k and 2k+1 are counterparties) and gives each an API key with `inputter` + `authoriser`
+(straight-through, so an accepted submission is also matched against its counterparty's side).
+
+Phases (each bounded by --seconds; every client stops by itself at the deadline):
+1. reads, 1 client then N clients: alternately GET /v1/instructions?limit=20 (own list) and
+   GET /v1/accounts/{own}/balances (from chain). Latency per request, p50/p99.
+2. submissions, 1 client then N clients: POST /v1/instructions, each a fresh EIP-712-signed instruction with
+   a unique nonce and sender reference, all signed BEFORE the phase (signing is not timed). Accepted = 201.
+   Client 2k submits `deliver` and client 2k+1 the matching `receive`, in the same order, so they match.
+
+The per-caller rate limit is raised for the run (LEDGERCLEAR_RATE_PER_S/BURST): this measures the service,
+not the limiter. Clients are threads with one persistent HTTP/1.1 connection each (http.client: light on
+the client side, which shares the machine's cores with the service).
+
+Last stdout line: one JSON object with clients, read_p50_ms, read_p99_ms, submissions_per_s (and the
+single-client baselines, error counts, load average).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import pathlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eth_account import Account  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
+
+from api.service import eip712  # noqa: E402
+from api.service import migrate as service_migrate  # noqa: E402
+from api.service.security import totp_now  # noqa: E402
+from ledger import migrate as ledger_migrate  # noqa: E402
+from ledger.store import SecurityRow, Store  # noqa: E402
+
+SEC, TOKEN = "00700", 700
+ADMIN_PASSWORD = "bench operator password 1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Conn:
+    """One persistent keep-alive connection (reconnects if the server closes it)."""
+
+    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
+        self.port = port
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        for attempt in (0, 1):
+            try:
+                self.c.request(method, path, body=data, headers={**self.headers, **(headers or {})})
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (http.client.RemoteDisconnected, ConnectionError, http.client.CannotSendRequest):
+                self.c.close()
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def json(self, method: str, path: str, body: Any = None, expect: int = 200,
+             headers: dict[str, str] | None = None) -> Any:
+        st, raw = self.request(method, path, body, headers)
+        if st != expect:
+            raise RuntimeError(f"{method} {path}: {st} {raw[:300]!r}")
+        return json.loads(raw)
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def start_service(tmp: pathlib.Path, port: int,
+                  root: pathlib.Path | None = None) -> tuple[subprocess.Popen[bytes], str, pathlib.Path]:
+    db = tmp / "svc.sqlite"
+    url = f"sqlite:///{db}"
+    eng = create_engine(url)
+    ledger_migrate.upgrade(eng)
+    service_migrate.upgrade(eng)
+    Store(eng).add_securities([SecurityRow(code=SEC, token_id=TOKEN, isin="HK0000000700", name="Tencent",
+                                           board_lot=100, currency="HKD")])
+    eng.dispose()
+    env = dict(os.environ, LEDGERCLEAR_ADMIN_PASSWORD=ADMIN_PASSWORD, LEDGERCLEAR_RATE_PER_S="1000000",
+               LEDGERCLEAR_RATE_BURST="1000000")
+    log = tmp / "serve.log"
+    exe = pathlib.Path(sys.executable).parent / "ledgerclear"
+    cmd = [str(exe)] if exe.exists() and root is None else [sys.executable, "-c", "from api.cli import main; main()"]
+    if root is not None:  # another checkout of the code (e.g. the version before a change), same interpreter
+        env["PYTHONPATH"] = str(root)
+    proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
+                             "--reports-dir", str(tmp / "reports")],
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env, start_new_session=True,
+                            cwd=root)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        raise RuntimeError("serve did not start")
+    m = re.search(r"TOTP secret: (\S+)", log.read_text())
+    if m is None:
+        raise RuntimeError("no TOTP secret on serve's stderr")
+    return proc, m.group(1), log
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+class Market:
+    def __init__(self, port: int, totp_secret: str, n: int) -> None:
+        self.port = port
+        admin = Conn(port)
+        tok = admin.json("POST", "/v1/sessions", {"username": "operator", "password": ADMIN_PASSWORD,
+                                                  "totp": totp_now(totp_secret)}, expect=201)["token"]
+        admin.headers["Authorization"] = f"Bearer {tok}"
+        domain = admin.json("GET", "/v1/signing-domain")["domain"]
+        self.chain_id, self.engine = int(domain["chainId"]), str(domain["verifyingContract"])
+        self.pids = [f"C{i + 10000:05d}" for i in range(n + (n % 2))]
+        self.accounts: dict[str, Any] = {}
+        self.keys: dict[str, str] = {}
+        for pid in self.pids:
+            acct = Account.create()
+            self.accounts[pid] = acct
+            admin.json("POST", "/v1/participants", {"id": pid, "address": acct.address, "kind": "broker",
+                                                    "name": f"Bench {pid}"}, expect=201)
+            self.keys[pid] = admin.json("POST", "/v1/api-keys", {"name": f"{pid}-stp", "participant_id": pid,
+                                                                 "groups": ["inputter", "authoriser"]},
+                                        expect=201)["key"]
+        admin.close()
+        self._nonce = 0
+
+    def partner(self, i: int) -> str:
+        return self.pids[i ^ 1]
+
+    def presign(self, i: int, count: int, tag: str) -> list[bytes]:
+        """`count` signed bodies for client i; client i^1's k-th body is the matching other side."""
+        pid, cp = self.pids[i], self.partner(i)
+        direction = "deliver" if i % 2 == 0 else "receive"
+        expiry = int(time.time()) + 3600
+        out = []
+        for k in range(count):
+            f = {"participant_id": pid, "counterparty_id": cp, "direction": direction, "security_code": SEC,
+                 "quantity": 100 * (k + 1), "amount_cents": 50_000 * (k + 1), "currency": "HKD",
+                 "settlement_date": "2026-11-23", "sender_reference": f"{tag}-{i // 2}-{k}",
+                 "nonce": 1_000_000 * (i + 1) + k + (0 if tag == "one" else 500_000), "expiry": expiry}
+            data = eip712.typed_data(f, self.chain_id, self.engine)
+            out.append(json.dumps({"instruction": f, "signature": eip712.sign(data, self.accounts[pid].key)})
+                       .encode())
+        return out
+
+
+def pct(xs: list[float], q: float) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(i: int) -> None:
+        pid = m.pids[i]
+        c = Conn(m.port, {"X-API-Key": m.keys[pid]})
+        paths = ["/v1/instructions?limit=20", f"/v1/accounts/{pid}/balances"]
+        c.request("GET", paths[0])  # connect
+        start.wait()
+        k = i
+        while time.perf_counter() < deadline[0]:
+            t0 = time.perf_counter()
+            st, _ = c.request("GET", paths[k % 2])
+            lat[i].append(time.perf_counter() - t0)
+            if st != 200:
+                errors[i] += 1
+            k += 1
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join(seconds + 120)
+    wall = time.perf_counter() - t0
+    all_ms = [x * 1000 for xs in lat for x in xs]
+    return {"p50_ms": round(pct(all_ms, 0.5), 2), "p99_ms": round(pct(all_ms, 0.99), 2),
+            "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors)}
+
+
+def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: str) -> dict[str, Any]:
+    bodies = [m.presign(i, per_client, tag) for i in range(clients)]
+    accepted = [0] * clients
+    refused: dict[int, int] = {}
+    lat: list[float] = []
+    exhausted = [False] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+    lock = threading.Lock()
+
+    def client(i: int) -> None:
+        c = Conn(m.port, {"X-API-Key": m.keys[m.pids[i]]})
+        c.request("GET", "/v1/health")
+        start.wait()
+        for b in bodies[i]:
+            if time.perf_counter() >= deadline[0]:
+                break
+            t0 = time.perf_counter()
+            st, raw = c.request("POST", "/v1/instructions", b)
+            dt_ = time.perf_counter() - t0
+            with lock:
+                lat.append(dt_)
+                if st == 201:
+                    accepted[i] += 1
+                else:
+                    refused[st] = refused.get(st, 0) + 1
+                    if refused[st] <= 3:
+                        print(f"submit refused {st}: {raw[:200]!r}", file=sys.stderr)
+        else:
+            exhausted[i] = True
+        c.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    deadline[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join(seconds + 120)
+    wall = time.perf_counter() - t0
+    ms = [x * 1000 for x in lat]
+    return {"accepted": sum(accepted), "per_s": round(sum(accepted) / wall, 1), "refused": refused,
+            "p50_ms": round(pct(ms, 0.5), 2), "p99_ms": round(pct(ms, 0.99), 2),
+            "clients_out_of_presigned": sum(exhausted), "wall_s": round(wall, 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=15.0, help="length of each timed phase")
+    ap.add_argument("--per-client", type=int, default=200,
+                    help="pre-signed submissions per client (N-client phase)")
+    ap.add_argument("--json", action="store_true", help="only the JSON result line on stdout")
+    ap.add_argument("--service-root", type=pathlib.Path, default=None,
+                    help="serve the code of this checkout instead (compare before/after in one environment)")
+    a = ap.parse_args()
+    n = a.clients + (a.clients % 2)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr if a.json else sys.stdout, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="bench_api_") as d:
+        tmp = pathlib.Path(d)
+        port = _free_port()
+        proc, secret, log = start_service(tmp, port, a.service_root)
+        try:
+            say(f"service on 127.0.0.1:{port} (pid {proc.pid}); setting up {n} participants")
+            m = Market(port, secret, n)
+            # the baseline for submissions: one counterparty pair (2 clients), so its instructions match too
+            single_sub = run_submits(m, 2, a.seconds / 3, a.per_client, "one")
+            say(f"submissions, 1 pair (2 clients): {single_sub}")
+            r1 = run_reads(m, 1, a.seconds / 3)
+            say(f"reads, 1 client: {r1}")
+            rn = run_reads(m, n, a.seconds)
+            say(f"reads, {n} clients: {rn}")
+            sn = run_submits(m, n, a.seconds, a.per_client, "many")
+            say(f"submissions, {n} clients: {sn}")
+            rn2 = run_reads(m, n, a.seconds / 3)
+            say(f"reads after submissions ({n} clients, lists now hold instructions): {rn2}")
+        finally:
+            stop_service(proc)
+    load = os.getloadavg()
+    out = {"clients": n, "read_p50_ms": rn["p50_ms"], "read_p99_ms": rn["p99_ms"],
+           "submissions_per_s": sn["per_s"],
+           "reads_per_s": rn["per_s"], "read_errors": rn["errors"], "submit_refused": sn["refused"],
+           "submit_p50_ms": sn["p50_ms"], "submit_p99_ms": sn["p99_ms"],
+           "submit_clients_out_of_presigned": sn["clients_out_of_presigned"],
+           "single_read_p50_ms": r1["p50_ms"], "single_read_p99_ms": r1["p99_ms"],
+           "pair_submissions_per_s": single_sub["per_s"], "pair_submit_p50_ms": single_sub["p50_ms"],
+           "read_p50_ms_after_submissions": rn2["p50_ms"], "read_p99_ms_after_submissions": rn2["p99_ms"],
+           "seconds_per_phase": a.seconds, "service_root": str(a.service_root or ROOT),
+           "loadavg_1m": round(load[0], 2), "cpus": os.cpu_count()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
