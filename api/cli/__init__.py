@@ -21,6 +21,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "api.cli.serve",
     "api.cli.audit",
     "api.cli.node",
+    "api.cli.gateway",
+    "api.cli.certs",
+    "api.cli.pss",
 )
 
 
