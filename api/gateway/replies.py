@@ -51,7 +51,7 @@ class Outbound:
         qualifier, _, code = status.partition("//")
         if not reference_ok(related):
             related = "NONREF"  # never echo an invalid reference: our 548 must itself be valid
-        lines = wrap_narrative(narrative) if isinstance(narrative, str) else tuple(narrative)
+        lines = narrative_lines(narrative) if isinstance(narrative, str) else tuple(narrative)
         reasons: tuple[StatusReason, ...] = ()
         if reason is not None:
             reasons = (StatusReason(reason, lines),)
@@ -68,23 +68,6 @@ class Outbound:
 
     def model(self, model: Model) -> str:
         return build_model(model)
-
-
-def wrap_narrative(text: str, max_lines: int = 6) -> tuple[str, ...]:
-    """Free text -> 70D lines (6 x 35 set X).  Like the codec's narrative_lines, but a continuation
-    line never starts with ':' or '-' (it would read as a new field or the end of the text block):
-    such a line break moves one character earlier."""
-    clean = narrative_lines(text, max_lines=1000)
-    flat = "".join(clean)
-    lines: list[str] = []
-    i = 0
-    while i < len(flat) and len(lines) < max_lines:
-        end = min(i + 35, len(flat))
-        while end < len(flat) and end > i + 1 and flat[end] in ":-":
-            end -= 1
-        lines.append(flat[i:end])
-        i = end
-    return tuple(ln if ln.strip() else "." for ln in lines)
 
 
 def fast_548(m: StatusAdvice) -> str | None:
@@ -142,4 +125,4 @@ def summarise(text: str) -> str:
     return f"MT{type(m).__name__}"
 
 
-__all__ = ["DEFAULT_PARTICIPANT_LT", "HOST_LT", "Outbound", "wrap_narrative", "fast_548", "reference_ok", "summarise"]
+__all__ = ["DEFAULT_PARTICIPANT_LT", "HOST_LT", "Outbound", "fast_548", "reference_ok", "summarise"]

@@ -66,8 +66,17 @@ def narrative_lines(text: str, max_lines: int = 6) -> tuple[str, ...]:
     `max_lines` lines (the rest is cut: a narrative must never make the message invalid).
     Blank text gives no lines."""
     clean = _NOT_X.sub(".", " ".join(text.split()))
-    lines = [clean[i : i + 35] for i in range(0, len(clean), 35)]
-    return tuple(ln if ln.strip() else "." for ln in lines[:max_lines])
+    lines: list[str] = []
+    i = 0
+    while i < len(clean) and len(lines) < max_lines:
+        end = min(i + 35, len(clean))
+        # A continuation line starting with ':' or '-' would read as a new field or the end of the text
+        # block, so such a break moves earlier.
+        while end < len(clean) and end > i + 1 and clean[end] in ":-":
+            end -= 1
+        lines.append(clean[i:end])
+        i = end
+    return tuple(ln if ln.strip() else "." for ln in lines)
 
 
 def _security(sec: SecurityId) -> Field:

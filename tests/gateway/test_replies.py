@@ -35,10 +35,10 @@ def test_outbound_never_echoes_an_invalid_reference_and_wraps_narratives() -> No
 
 
 def test_narrative_continuation_lines_never_start_a_field_or_end_the_block() -> None:
-    from api.gateway.replies import wrap_narrative
+    from api.iso15022 import narrative_lines
 
     text = "L07 line 11 :36a::SETT// mandatory field missing in FIAC. L10 line 12 :36B: field -x " * 3
-    lines = wrap_narrative(text)
+    lines = narrative_lines(text)
     assert 1 < len(lines) <= 6 and all(0 < len(ln) <= 35 for ln in lines)
     assert not any(ln[0] in ":-" for ln in lines[1:])
     assert "".join(lines) == text.strip()[: len("".join(lines))]
