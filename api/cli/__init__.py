@@ -27,7 +27,6 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-
 @app.callback()
 def _root() -> None:
     """ledgerclear: securities settlement on an EVM ledger."""
