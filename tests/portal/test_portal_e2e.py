@@ -127,7 +127,9 @@ def test_sign_in_refusals_and_expired_session(page: Page, served: Served) -> Non
     # the session ends on the server (signed out elsewhere / expired): the page says so, no blank screen
     token = page.evaluate("JSON.parse(sessionStorage.getItem('lc.session')).token")
     assert api(served).delete("/v1/sessions/current", headers={"Authorization": f"Bearer {token}"}).status_code == 204
-    page.get_by_role("link", name="What-if margin").click()
+    # Navigate by URL, not by clicking: the live stream may notice the ended session first and redraw
+    # the page under the click. Either way the next request is refused and the page must say why.
+    page.evaluate(f"location.hash = '#/p/{P1}/what-if'")
     expect(page.get_by_role("status")).to_contain_text("session expired")
     expect(page.get_by_label("Username")).to_be_visible()
 
