@@ -11,13 +11,13 @@ from sqlalchemy.engine import Engine
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, script_location: Path = MIGRATIONS) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(script_location))
     cfg.attributes["engine"] = engine
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` (the latest by default)."""
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", script_location: Path = MIGRATIONS) -> None:
+    """Bring the database to `revision` (the latest by default) of the migrations at `script_location`."""
+    command.upgrade(alembic_config(engine, script_location), revision)
