@@ -4,9 +4,9 @@ role checks, and pagination."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from api.service.context import ServiceContext
 from api.service.db import OPERATOR_GROUPS, ApiKeyRow, SessionRow, UserRow
 from api.service.errors import ApiError
+from api.service.schemas import PageOf
 from api.service.security import same, token_hash
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /v1/sessions")
@@ -123,10 +124,22 @@ def own(p: Principal, participant_id: str | None, what: str = "not found") -> No
         raise ApiError(404, what)
 
 
+R = TypeVar("R")
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Page:
+    """A page request. Queries fetch `limit + 1` rows so `of` can tell whether another page follows."""
+
     limit: int
     offset: int
+
+    def of(self, rows: Sequence[R], convert: Callable[[R], T]) -> PageOf[T]:
+        """The page of `rows` (fetched with `.offset(offset).limit(limit + 1)`), converted for output."""
+        more = len(rows) > self.limit
+        return PageOf(items=[convert(r) for r in rows[:self.limit]],
+                      next_offset=self.offset + self.limit if more else None)
 
 
 async def page(

@@ -37,8 +37,7 @@ def _a_out(a: ApprovalRow) -> ApprovalOut:
 def list_participants(_: Reader, ctx: Ctx, pg: Paging) -> PageOf[ParticipantOut]:
     with ctx.session() as s:
         rows = list(s.scalars(select(ParticipantRow).order_by(ParticipantRow.id).offset(pg.offset).limit(pg.limit + 1)))
-    return PageOf(items=[_p_out(r) for r in rows[:pg.limit]],
-                  next_offset=pg.offset + pg.limit if len(rows) > pg.limit else None)
+    return pg.of(rows, _p_out)
 
 
 @router.get("/participants/{pid}", response_model=ParticipantOut)
@@ -91,8 +90,7 @@ def request_status(pid: ParticipantPath, body: StatusChangeIn, p: OperatorAdmin,
 def list_approvals(_: OperatorReader, ctx: Ctx, pg: Paging) -> PageOf[ApprovalOut]:
     with ctx.session() as s:
         rows = list(s.scalars(select(ApprovalRow).order_by(ApprovalRow.id).offset(pg.offset).limit(pg.limit + 1)))
-    return PageOf(items=[_a_out(a) for a in rows[:pg.limit]],
-                  next_offset=pg.offset + pg.limit if len(rows) > pg.limit else None)
+    return pg.of(rows, _a_out)
 
 
 def _decide(aid: ObjectId, p: OperatorAdmin, ctx: Ctx, approve: bool) -> ApprovalOut:
@@ -140,8 +138,7 @@ def _s_out(r: SecurityRow) -> SecurityOut:
 def list_securities(_: Reader, ctx: Ctx, pg: Paging) -> PageOf[SecurityOut]:
     with ctx.session() as s:
         rows = list(s.scalars(select(SecurityRow).order_by(SecurityRow.code).offset(pg.offset).limit(pg.limit + 1)))
-    return PageOf(items=[_s_out(r) for r in rows[:pg.limit]],
-                  next_offset=pg.offset + pg.limit if len(rows) > pg.limit else None)
+    return pg.of(rows, _s_out)
 
 
 @router.get("/securities/{code}", response_model=SecurityOut, tags=["securities"])

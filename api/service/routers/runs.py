@@ -36,8 +36,7 @@ def trigger(body: RunIn, p: OperatorAdmin, ctx: Ctx) -> RunOut:
 def list_runs(_: OperatorReader, ctx: Ctx, pg: Paging) -> PageOf[RunOut]:
     with ctx.session() as s:
         rows = list(s.scalars(select(RunRow).order_by(RunRow.id).offset(pg.offset).limit(pg.limit + 1)))
-    return PageOf(items=[_out(r) for r in rows[:pg.limit]],
-                  next_offset=pg.offset + pg.limit if len(rows) > pg.limit else None)
+    return pg.of(rows, _out)
 
 
 @router.get("/settlement-runs/{run_id}", response_model=RunOut)
