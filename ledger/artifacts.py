@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
-CONTRACT_NAMES = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine", "RiskGate")
+CONTRACT_NAMES = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine", "RiskGate",
+                  "InstructionVerifier")
 
 
 @dataclass(frozen=True)

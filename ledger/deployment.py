@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class Deployment:
     engine: Contract
     cash: dict[str, Contract]
     start_block: int
+    # Checks participants' EIP-712 instruction signatures; None when bound to a deployment described before
+    # the verifier existed (`add_verifier` deploys one beside it).
+    verifier: Contract | None = None
 
     @property
     def currencies(self) -> tuple[str, ...]:
@@ -67,6 +70,8 @@ class Deployment:
     def contracts(self) -> dict[str, Contract]:
         out = {"ParticipantRegistry": self.registry, "SecuritiesLedger": self.ledger, "SettlementEngine": self.engine}
         out.update({f"CashToken{code}": c for code, c in self.cash.items()})
+        if self.verifier is not None:
+            out["InstructionVerifier"] = self.verifier
         return out
 
     @property
@@ -96,7 +101,8 @@ class Deployment:
 
 
 def deploy(chain: Chain, currencies: tuple[str, ...] = CURRENCIES, operators: Operators | None = None) -> Deployment:
-    """Deploy registry, securities ledger, one cash token per currency and the settlement engine; grant roles."""
+    """Deploy registry, securities ledger, one cash token per currency, the settlement engine and the
+    instruction verifier; grant roles."""
     ops = operators or Operators.from_chain(chain)
     start = chain.block_number
     admin = ops.admin
@@ -128,7 +134,17 @@ def deploy(chain: Chain, currencies: tuple[str, ...] = CURRENCIES, operators: Op
         chain.send(contract.functions.grantRole(role(role_name), who), admin)
     for i, token in enumerate(cash.values()):
         chain.send(engine.functions.setCashToken(i, token.address), admin)
-    return Deployment(chain, ops, registry, ledger, engine, cash, start)
+    # Deployed last so every other contract keeps the address it had before the verifier existed. It needs no
+    # role: it only reads the registry (the engine's) and has no state of its own.
+    verifier = chain.deploy("InstructionVerifier", [engine.address], admin)
+    return Deployment(chain, ops, registry, ledger, engine, cash, start, verifier)
+
+
+def add_verifier(deployment: Deployment) -> Deployment:
+    """Deploy an InstructionVerifier beside an existing deployment (its signing domain is the engine's, so
+    signatures made before it existed verify too)."""
+    verifier = deployment.chain.deploy("InstructionVerifier", [deployment.engine.address], deployment.operators.admin)
+    return replace(deployment, verifier=verifier)
 
 
 def bind(chain: Chain, description: dict[str, Any]) -> Deployment:
@@ -143,6 +159,7 @@ def bind(chain: Chain, description: dict[str, Any]) -> Deployment:
         chain.bind("SettlementEngine", c["SettlementEngine"]),
         cash,
         int(description.get("start_block", 0)),
+        chain.bind("InstructionVerifier", c["InstructionVerifier"]) if "InstructionVerifier" in c else None,
     )
 
 

@@ -92,6 +92,12 @@ _TEMPLATES: dict[str, str] = {
     "EmptyBatch": "a risk posting batch needs at least one participant",
     "InvalidDigest": "the parameter-file digest for valuation date {valuationDate} must not be zero",
     "ReceiverIneligible": "{account} is not eligible to receive deliveries (risk gate: margin call or default)",
+    # InstructionVerifier (side: 1 = the first or only signature, 2 = the second of a pair)
+    "SignatureLengthInvalid": "signature {side} is {length} bytes long; a 65-byte (r, s, v) signature is expected",
+    "SignatureSInvalid": "signature {side} is malleated (its s is in the upper half of the curve order); "
+                         "only the canonical low-s form is accepted",
+    "SignatureInvalid": "signature {side} recovers to no address (v must be 27 or 28)",
+    "NotMirrored": "the two instructions are not mirror images of each other: {field} does not match",
 }
 
 _ROLE_NAMES = {keccak(text=r): r for r in (

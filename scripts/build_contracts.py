@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACTS = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine", "RiskGate")
+CONTRACTS = ("ParticipantRegistry", "SecuritiesLedger", "CashToken", "SettlementEngine", "RiskGate", "InstructionVerifier")
 EVM_VERSION = "cancun"
 
 
