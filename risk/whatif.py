@@ -132,6 +132,32 @@ class WhatIfSimulator:
         """
         new_pf = self.portfolio.combined(trades)
         c = _classify(self.rpf, new_pf, self.params, self.cp)
+        new = self._result(c, self._rows_after(new_pf, trades))
+        change = {k: int(getattr(new, k)) - int(getattr(self.base, k)) for k in COMPONENT_KEYS}
+        return WhatIfResult(self.base, new, change)
+
+    def scenario_pnl(self, trades: Sequence[Position] = ()) -> NDArray[np.float64]:
+        """
+        Portfolio P&L per scenario (HVaR columns, then SVaR) of the current positions plus ``trades``.
+
+        Parameters
+        ----------
+        trades : sequence of Position
+            Hypothetical trades; empty = the current positions.
+
+        Returns
+        -------
+        ndarray, shape (n_hvar + n_svar,)
+            The sum over sub-portfolios of the P&L rows :meth:`evaluate` takes its ES from (exact mode:
+            integer HKD). With IPO sub-portfolios the method's ES is per sub-portfolio, not of this sum.
+        """
+        rows = self._rows_after(self.portfolio.combined(trades), trades) if trades else self._rows
+        out = np.zeros(self._returns.shape[1])
+        for r in rows.values():
+            out += r
+        return out
+
+    def _rows_after(self, new_pf: Portfolio, trades: Sequence[Position]) -> dict[str, NDArray[np.float64]]:
         new_mv = {i: float(m) for i, m in zip(new_pf.instruments, new_pf.market_value.tolist())}
         rows = dict(self._rows)
         vi = self.rpf.var_index
@@ -147,9 +173,7 @@ class WhatIfSimulator:
                 delta = (new_v - old_v) * r
             sub = self._sub_of(inst)
             rows[sub] = rows.get(sub, np.zeros(n_s)) + delta
-        new = self._result(c, rows)
-        change = {k: int(getattr(new, k)) - int(getattr(self.base, k)) for k in COMPONENT_KEYS}
-        return WhatIfResult(self.base, new, change)
+        return rows
 
     def apply(self, trades: Sequence[Position]) -> MarginResult:
         """

@@ -25,6 +25,7 @@ single-client baselines, error counts, load average).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -40,7 +41,8 @@ import time
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if "BENCH_API_OTHER_ROOT" not in os.environ:  # set when prepare_db runs with another checkout's code
+    sys.path.insert(0, str(ROOT))
 
 from eth_account import Account  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
@@ -49,6 +51,7 @@ from api.service import eip712  # noqa: E402
 from api.service import migrate as service_migrate  # noqa: E402
 from api.service.security import totp_now  # noqa: E402
 from ledger import migrate as ledger_migrate  # noqa: E402
+from ledger.scratch_db import scratch_database  # noqa: E402
 from ledger.store import SecurityRow, Store  # noqa: E402
 
 SEC, TOKEN = "00700", 700
@@ -95,16 +98,25 @@ class Conn:
         self.c.close()
 
 
-def start_service(tmp: pathlib.Path, port: int,
-                  root: pathlib.Path | None = None) -> tuple[subprocess.Popen[bytes], str, pathlib.Path]:
-    db = tmp / "svc.sqlite"
-    url = f"sqlite:///{db}"
+def prepare_db(url: str) -> None:
+    """Both schemas and the one listed security (the API has no endpoint for listing securities)."""
     eng = create_engine(url)
     ledger_migrate.upgrade(eng)
     service_migrate.upgrade(eng)
     Store(eng).add_securities([SecurityRow(code=SEC, token_id=TOKEN, isin="HK0000000700", name="Tencent",
                                            board_lot=100, currency="HKD")])
     eng.dispose()
+
+
+def start_service(tmp: pathlib.Path, port: int, root: pathlib.Path | None = None, url: str | None = None,
+                  extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], str, pathlib.Path]:
+    url = url or f"sqlite:///{tmp / 'svc.sqlite'}"
+    if root is None:
+        prepare_db(url)
+    else:  # the other checkout's schema: run this same step with its code
+        subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); "
+                        f"import bench_api; bench_api.prepare_db({url!r})"],
+                       check=True, env=dict(os.environ, PYTHONPATH=str(root), BENCH_API_OTHER_ROOT="1"), cwd=root)
     env = dict(os.environ, LEDGERCLEAR_ADMIN_PASSWORD=ADMIN_PASSWORD, LEDGERCLEAR_RATE_PER_S="1000000",
                LEDGERCLEAR_RATE_BURST="1000000")
     log = tmp / "serve.log"
@@ -113,7 +125,7 @@ def start_service(tmp: pathlib.Path, port: int,
     if root is not None:  # another checkout of the code (e.g. the version before a change), same interpreter
         env["PYTHONPATH"] = str(root)
     proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
-                             "--reports-dir", str(tmp / "reports")],
+                             "--reports-dir", str(tmp / "reports"), *extra],
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env, start_new_session=True,
                             cwd=root)
     deadline = time.time() + 120
@@ -144,8 +156,9 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
 
 
 class Market:
-    def __init__(self, port: int, totp_secret: str, n: int) -> None:
+    def __init__(self, port: int, totp_secret: str, n: int, service_pid: int) -> None:
         self.port = port
+        self.service_pid = service_pid
         admin = Conn(port)
         tok = admin.json("POST", "/v1/sessions", {"username": "operator", "password": ADMIN_PASSWORD,
                                                   "totp": totp_now(totp_secret)}, expect=201)["token"]
@@ -186,6 +199,34 @@ class Market:
         return out
 
 
+def cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user + system) the service's processes have used so far: per-request CPU cost is what
+    a loaded, shared box does not distort (wall-clock latency it does)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def service_pids(root_pid: int) -> list[int]:
+    """The serve process and its descendants (uvicorn workers)."""
+    out, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        try:
+            kids = pathlib.Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            kids = []
+        todo += [int(k) for k in kids]
+    return out
+
+
 def pct(xs: list[float], q: float) -> float:
     if not xs:
         return float("nan")
@@ -218,15 +259,17 @@ def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
+    pids = service_pids(m.service_pid)
     deadline[0] = time.perf_counter() + seconds
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s(pids)
     start.wait()
     for t in threads:
         t.join(seconds + 120)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_s(pids) - c0
     all_ms = [x * 1000 for xs in lat for x in xs]
     return {"p50_ms": round(pct(all_ms, 0.5), 2), "p99_ms": round(pct(all_ms, 0.99), 2),
-            "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors)}
+            "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors),
+            "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(all_ms)), 2)}
 
 
 def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: str) -> dict[str, Any]:
@@ -264,40 +307,39 @@ def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: s
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
+    pids = service_pids(m.service_pid)
     deadline[0] = time.perf_counter() + seconds
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_s(pids)
     start.wait()
     for t in threads:
         t.join(seconds + 120)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_s(pids) - c0
     ms = [x * 1000 for x in lat]
     return {"accepted": sum(accepted), "per_s": round(sum(accepted) / wall, 1), "refused": refused,
+            "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 2),
             "p50_ms": round(pct(ms, 0.5), 2), "p99_ms": round(pct(ms, 0.99), 2),
             "clients_out_of_presigned": sum(exhausted), "wall_s": round(wall, 2)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clients", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=15.0, help="length of each timed phase")
-    ap.add_argument("--per-client", type=int, default=200,
-                    help="pre-signed submissions per client (N-client phase)")
-    ap.add_argument("--json", action="store_true", help="only the JSON result line on stdout")
-    ap.add_argument("--service-root", type=pathlib.Path, default=None,
-                    help="serve the code of this checkout instead (compare before/after in one environment)")
-    a = ap.parse_args()
-    n = a.clients + (a.clients % 2)
-
-    def say(msg: str) -> None:
-        print(msg, file=sys.stderr if a.json else sys.stdout, flush=True)
-
-    with tempfile.TemporaryDirectory(prefix="bench_api_") as d:
-        tmp = pathlib.Path(d)
+def measure(a: argparse.Namespace, n: int, workers: int, say: Any) -> dict[str, Any]:
+    """Start one service configuration, run every phase against it, stop it."""
+    with contextlib.ExitStack() as stack:
+        tmp = pathlib.Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench_api_")))
+        extra: tuple[str, ...] = ()
+        if a.backend == "anvil":
+            from ledger.anvil import anvil_node
+            extra = ("--rpc", stack.enter_context(anvil_node()), "--deployment", str(tmp / "deployment.json"))
+        if workers > 1:
+            extra += ("--workers", str(workers))
+        url = None
+        if a.pg_admin_url:
+            url = stack.enter_context(scratch_database(a.pg_admin_url, "bench_api"))
         port = _free_port()
-        proc, secret, log = start_service(tmp, port, a.service_root)
+        proc, secret, log = start_service(tmp, port, a.service_root, url, extra)
         try:
-            say(f"service on 127.0.0.1:{port} (pid {proc.pid}); setting up {n} participants")
-            m = Market(port, secret, n)
+            say(f"service on 127.0.0.1:{port} (pid {proc.pid}, {workers} worker(s), {a.backend} chain, "
+                f"{'PostgreSQL' if url else 'SQLite'}); setting up {n} participants")
+            m = Market(port, secret, n, proc.pid)
             # the baseline for submissions: one counterparty pair (2 clients), so its instructions match too
             single_sub = run_submits(m, 2, a.seconds / 3, a.per_client, "one")
             say(f"submissions, 1 pair (2 clients): {single_sub}")
@@ -311,17 +353,50 @@ def main() -> None:
             say(f"reads after submissions ({n} clients, lists now hold instructions): {rn2}")
         finally:
             stop_service(proc)
+    return {"clients": n, "read_p50_ms": rn["p50_ms"], "read_p99_ms": rn["p99_ms"],
+            "submissions_per_s": sn["per_s"], "workers": workers, "backend": a.backend,
+            "database": "postgresql" if a.pg_admin_url else "sqlite",
+            "reads_per_s": rn["per_s"], "read_cpu_ms": rn["service_cpu_ms_per_request"],
+            "submit_cpu_ms": sn["service_cpu_ms_per_request"], "read_errors": rn["errors"],
+            "submit_refused": sn["refused"], "submit_p50_ms": sn["p50_ms"], "submit_p99_ms": sn["p99_ms"],
+            "submit_clients_out_of_presigned": sn["clients_out_of_presigned"],
+            "single_read_p50_ms": r1["p50_ms"], "single_read_p99_ms": r1["p99_ms"],
+            "pair_submissions_per_s": single_sub["per_s"], "pair_submit_p50_ms": single_sub["p50_ms"],
+            "read_p50_ms_after_submissions": rn2["p50_ms"], "read_p99_ms_after_submissions": rn2["p99_ms"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=15.0, help="length of each timed phase")
+    ap.add_argument("--per-client", type=int, default=200,
+                    help="pre-signed submissions per client (N-client phase)")
+    ap.add_argument("--json", action="store_true", help="only the JSON result line on stdout")
+    ap.add_argument("--service-root", type=pathlib.Path, default=None,
+                    help="serve the code of this checkout instead (compare before/after in one environment)")
+    ap.add_argument("--backend", choices=("embedded", "anvil"), default="embedded",
+                    help="the service's chain: in-process, or an Anvil node (serve --rpc)")
+    ap.add_argument("--workers", type=int, default=1, help="serve --workers (more than 1 needs --backend anvil)")
+    ap.add_argument("--compare", action="store_true",
+                    help="also measure 1 worker (same chain and database kind) in this run; report ratios")
+    ap.add_argument("--pg-admin-url", default=None,
+                    help="PostgreSQL URL that may CREATE DATABASE: the service gets a fresh database there")
+    a = ap.parse_args()
+    n = a.clients + (a.clients % 2)
+
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr if a.json else sys.stdout, flush=True)
+
+    out = measure(a, n, a.workers, say)
+    if a.compare and a.workers != 1:
+        base = measure(a, n, 1, say)
+        out["baseline_1_worker"] = base
+        out["reads_per_s_ratio"] = round(out["reads_per_s"] / max(base["reads_per_s"], 1e-9), 2)
+        out["submissions_per_s_ratio"] = round(out["submissions_per_s"] / max(base["submissions_per_s"], 1e-9), 2)
+        out["read_p99_ratio"] = round(out["read_p99_ms"] / max(base["read_p99_ms"], 1e-9), 2)
     load = os.getloadavg()
-    out = {"clients": n, "read_p50_ms": rn["p50_ms"], "read_p99_ms": rn["p99_ms"],
-           "submissions_per_s": sn["per_s"],
-           "reads_per_s": rn["per_s"], "read_errors": rn["errors"], "submit_refused": sn["refused"],
-           "submit_p50_ms": sn["p50_ms"], "submit_p99_ms": sn["p99_ms"],
-           "submit_clients_out_of_presigned": sn["clients_out_of_presigned"],
-           "single_read_p50_ms": r1["p50_ms"], "single_read_p99_ms": r1["p99_ms"],
-           "pair_submissions_per_s": single_sub["per_s"], "pair_submit_p50_ms": single_sub["p50_ms"],
-           "read_p50_ms_after_submissions": rn2["p50_ms"], "read_p99_ms_after_submissions": rn2["p99_ms"],
-           "seconds_per_phase": a.seconds, "service_root": str(a.service_root or ROOT),
-           "loadavg_1m": round(load[0], 2), "cpus": os.cpu_count()}
+    out.update({"seconds_per_phase": a.seconds, "service_root": str(a.service_root or ROOT),
+                "loadavg_1m": round(load[0], 2), "cpus": os.cpu_count()})
     print(json.dumps(out))
 
 

@@ -45,12 +45,14 @@ def single_dvp_rate(rpc_url: str | None, sample: int) -> float:
     return sample / (time.perf_counter() - t0)
 
 
-def bench(trades: int, backend: str, participants: int, securities: int, sample: int) -> dict[str, Any]:
+def bench(trades: int, backend: str, participants: int, securities: int, sample: int,
+          sis: int = 0) -> dict[str, Any]:
     with ExitStack() as stack:
         url = stack.enter_context(anvil_node()) if backend == "anvil" else None
         t0 = time.perf_counter()
-        result = run_day(DayConfig(trades=trades, participants=participants, securities=securities, sis=0,
-                                   realtime_sis=0, gridlock_rings=0, rpc_url=url, batch_size=1000))
+        result = run_day(DayConfig(trades=trades, participants=participants, securities=securities, sis=sis,
+                                   realtime_sis=0, held_sis=min(3, sis), gridlock_rings=0, rpc_url=url,
+                                   batch_size=1000))
         total_s = time.perf_counter() - t0
         rate = single_dvp_rate(url, sample)
     s = result.summary
@@ -63,8 +65,10 @@ def bench(trades: int, backend: str, participants: int, securities: int, sample:
         "participants": participants,
         "securities": securities,
         "obligations": s["obligations"],
+        "sis": sis,
         "capture_s": t["capture_s"],
         "netting_s": t["netting_s"],
+        "matching_s": t.get("matching_s", 0.0),
         "settlement_s": t["settlement_s"],
         "total_s": round(total_s, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -86,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--participants", type=int, default=600)
     ap.add_argument("--securities", type=int, default=2_600)
     ap.add_argument("--sample", type=int, default=40, help="single DvPs timed for the gross extrapolation")
+    ap.add_argument("--sis", type=int, default=0,
+                    help="settlement instructions between participants, matched and settled in the runs too")
     ap.add_argument("--json", action="store_true", help="print only the JSON result line")
     args = ap.parse_args(argv)
-    r = bench(args.trades, args.backend, args.participants, args.securities, args.sample)
+    r = bench(args.trades, args.backend, args.participants, args.securities, args.sample, args.sis)
     if not args.json:
         for k, v in r.items():
             print(f"{k:>18}: {v}")

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "portal"), str(ROOT / "tests" / "service")]
 
 import httpx  # noqa: E402
-from conftest import CHROMIUM, CHROMIUM_ARGS, serve_world  # noqa: E402
+from portal_world import CHROMIUM, CHROMIUM_ARGS, serve_world  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from service_world import P1, P2, PASSWORD  # noqa: E402
 
@@ -60,10 +60,10 @@ def main() -> int:
         published: dict[int, float] = {}
         orig = w.ctx.hub.publish
 
-        def timed_publish(pids: list[str], type_: str, data: dict[str, Any]) -> None:
+        def timed_publish(pids: list[str], type_: str, data: dict[str, Any], session: Any = None) -> None:
             if type_ == "instruction.status" and data.get("status") == "settled":
                 published[int(data["instruction_id"])] = time.time() * 1000
-            orig(pids, type_, data)
+            orig(pids, type_, data, session)
 
         w.ctx.hub.publish = timed_publish  # type: ignore[method-assign]
         nonce = itertools.count(1)

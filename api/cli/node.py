@@ -1,4 +1,4 @@
-"""`ledgerclear node ...`: the participant client — key, sign, submit, follow, reconcile."""
+"""`ledgerclear node ...`: the participant client — key, sign, submit, follow, reconcile, verify-evidence."""
 
 from __future__ import annotations
 
@@ -45,19 +45,43 @@ def _password(confirm: bool = False) -> str:
     return pw
 
 
+# Set by the `node` group options (--cert, --cert-key, --ca), before any command runs.
+_TLS: dict[str, Optional[Path]] = {"cert": None, "key": None, "ca": None}
+
+
 def _client(url: str) -> Any:
-    from api.node.client import ServiceClient
+    import ssl
+
+    from api.node.client import ServiceClient, tls_context
 
     key = os.environ.get(API_KEY_ENV)
-    if not key:
-        raise _fail(f"set {API_KEY_ENV} to the participant's API key")
-    return ServiceClient(url, key)
+    if not key and _TLS["cert"] is None:
+        raise _fail(f"set {API_KEY_ENV} to the participant's API key, or give `node --cert FILE --cert-key FILE`")
+    context = None
+    if _TLS["cert"] is not None or _TLS["ca"] is not None:
+        try:
+            context = tls_context(_TLS["cert"], _TLS["key"], _TLS["ca"])
+        except (OSError, ssl.SSLError) as exc:
+            raise _fail(f"client certificate / CA: {exc}") from None
+    # An explicit certificate is the credential: the API key is not sent too (the service would prefer it).
+    return ServiceClient(url, None if _TLS["cert"] is not None else key, ssl_context=context)
 
 
 def register(app: typer.Typer) -> None:
-    node = typer.Typer(help="Participant node: keep the key, sign and submit instructions, follow, reconcile.",
+    node = typer.Typer(help="Participant node: keep the key, sign and submit instructions, follow, reconcile, "
+                            "verify evidence on chain.",
                        no_args_is_help=True)
 
+    @node.callback()
+    def _tls_options(
+        cert: Annotated[Optional[Path], typer.Option(
+            "--cert", envvar="LEDGERCLEAR_CLIENT_CERT", help="Client certificate (PEM) instead of an API key.")] = None,
+        cert_key: Annotated[Optional[Path], typer.Option(
+            "--cert-key", envvar="LEDGERCLEAR_CLIENT_KEY", help="Its private key (PEM).")] = None,
+        ca: Annotated[Optional[Path], typer.Option(
+            "--ca", envvar="LEDGERCLEAR_CA", help="CA of the service's HTTPS certificate (PEM).")] = None,
+    ) -> None:
+        _TLS.update(cert=cert, key=cert_key, ca=ca)
 
     @node.command("keygen")
     def keygen(out: Annotated[Path, typer.Option("--out", help="Where to write the key file.")],
@@ -188,6 +212,34 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps({"participant_id": rec.participant_id, "checked": rec.checked, "ok": rec.ok,
                                "differences": rec.differences}))
         if not rec.ok:
+            raise typer.Exit(code=1)
+
+    @node.command("verify-evidence")
+    def verify_evidence(sid: Annotated[int, typer.Argument(help="Signed instruction id (as the service gave it).")],
+                        url: Url,
+                        rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC node URL of the chain.")],
+                        deployment: Annotated[Path, typer.Option("--deployment",
+                                                                 help="deployment.json of the contracts.")],
+                        ) -> None:
+        """Fetch an instruction's signature evidence from the service and verify every side on the chain
+        (signer is the registered account, digests agree, a matched pair mirrors); exit 1 if not verified."""
+        from api.node.client import ServiceError
+        from api.node.evidence import verify_evidence as run
+        from ledger.chain import Chain, ChainConfig
+        from ledger.deployment import bind
+        from ledger.errors import LedgerError
+        from ledger.instruction_verifier import InstructionVerifier
+
+        client = _client(url)
+        try:
+            evidence = client.evidence(sid)
+            verifier = InstructionVerifier(bind(Chain.connect(ChainConfig(rpc_url=rpc)),
+                                                json.loads(deployment.read_text())))
+            result = run(evidence, verifier)
+        except (ServiceError, OSError, LedgerError, ValueError, KeyError) as exc:
+            raise _fail(str(exc)) from None
+        typer.echo(json.dumps({"signed_instruction_id": sid, **result.as_json()}))
+        if not result.ok:
             raise typer.Exit(code=1)
 
     app.add_typer(node, name="node")

@@ -23,23 +23,64 @@ def register(app: typer.Typer) -> None:
         rpf: Annotated[Optional[Path], typer.Option("--rpf", help="Published risk parameter file (RPF01).")] = None,
         cp_params_dir: Annotated[Optional[Path], typer.Option(
             "--cp-params-dir", help="Directory of <participant>.json CP parameters.")] = None,
+        tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve HTTPS: certificate chain (PEM).")]
+        = None,
+        tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")]
+        = None,
+        client_ca: Annotated[Optional[Path], typer.Option(
+            "--client-ca", help="Accept client certificates issued by this CA (PEM); optional per connection.")]
+        = None,
+        secret_key_file: Annotated[Optional[Path], typer.Option(
+            "--secret-key-file", help="Service key sealing TOTP secrets (default: beside the SQLite database).")]
+        = None,
+        workers: Annotated[int, typer.Option(
+            "--workers", min=1, max=64,
+            help="Worker processes, one core each (more than 1 needs --rpc and --deployment).")] = 1,
     ) -> None:
         """Serve the participant API on HOST:PORT (/v1/..., /openapi.json)."""
-        import uvicorn
+        from pydantic import ValidationError
 
+        from api.service import tls
+        from api.service import workers as service_workers
         from api.service.app import create_app
-        from api.service.bootstrap import ensure_operator_admin
+        from api.service.bootstrap import ensure_operator_admin, prepare_secrets
         from api.service.context import open_context
+        from api.service.security import SecretKeyError
         from api.service.settings import Settings
 
-        settings = Settings.from_env(db_url=db, rpc_url=rpc, deployment_file=deployment, reports_dir=reports_dir,
-                                     rpf_path=rpf, cp_params_dir=cp_params_dir)
+        try:
+            settings = Settings.from_env(db_url=db, rpc_url=rpc, deployment_file=deployment, reports_dir=reports_dir,
+                                         rpf_path=rpf, cp_params_dir=cp_params_dir, tls_cert=tls_cert,
+                                         tls_key=tls_key, client_ca=client_ca, secret_key_file=secret_key_file,
+                                         workers=workers if workers != 1 else None)
+            service_workers.check(settings)
+            if settings.tls_cert is not None:
+                tls.server_context(settings)  # bad certificate files fail here, before anything else starts
+        except (ValidationError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         ctx = open_context(settings)
+        try:
+            ready = prepare_secrets(ctx)
+        except SecretKeyError as exc:
+            typer.echo(f"error: service key: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if ready is not None:
+            typer.echo(f"service key {ready.key_id} from {ready.key_source}"
+                       + (f"; sealed {ready.sealed_now} clear TOTP secrets" if ready.sealed_now else ""), err=True)
         first = ensure_operator_admin(ctx, password=os.environ.get("LEDGERCLEAR_ADMIN_PASSWORD"))
         if first is not None:
             typer.echo(f"first operator administrator: {first.username}\n  password: "
                        f"{'(from LEDGERCLEAR_ADMIN_PASSWORD)' if os.environ.get('LEDGERCLEAR_ADMIN_PASSWORD') else first.password}"
                        f"\n  TOTP secret: {first.totp_secret}\n  {first.totp_uri}", err=True)
         typer.echo(f"chain {ctx.chain_id} ({ctx.deployment.chain.config.backend}), settlement engine "
-                   f"{ctx.engine_address}; serving on http://{host}:{port}", err=True)
-        uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+                   f"{ctx.engine_address}; serving on {'https' if settings.tls_cert else 'http'}://{host}:{port}"
+                   + (" (client certificates accepted)" if settings.client_ca else "")
+                   + (f" with {settings.workers} worker processes" if settings.workers > 1 else ""), err=True)
+        if settings.workers == 1:
+            tls.run(create_app(ctx), settings, host, port, log_level="info")
+            return
+        service_workers.export(settings)  # each worker builds its own context from these
+        ctx.engine.dispose()
+        tls.run("api.service.workers:worker_app", settings, host, port, log_level="info", factory=True,
+                workers=settings.workers)

@@ -1,12 +1,15 @@
-"""A small HTTP client of the participant service (stdlib only), authenticated by an API key."""
+"""A small HTTP client of the participant service (stdlib only), authenticated by an API key or by a client
+certificate (HTTPS; the administrator registered the certificate, POST /v1/client-certificates)."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -18,22 +21,35 @@ class ServiceError(Exception):
         self.body = body
 
 
+def tls_context(cert: Path | None = None, key: Path | None = None, ca: Path | None = None) -> ssl.SSLContext:
+    """A client TLS context: the service's CA to trust (default: the system's), and the client certificate
+    with its key to present (key None: in the certificate's PEM file)."""
+    ctx = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    if cert is not None:
+        ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 @dataclass
 class ServiceClient:
     base_url: str
-    api_key: str
+    api_key: str | None  # None: authenticated by the client certificate in ssl_context
     timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None
 
     def _req(self, method: str, path: str, body: Any = None) -> urllib.request.Request:
         data = None if body is None else json.dumps(body).encode()
-        headers = {"X-API-Key": self.api_key, "Accept": "application/json"}
+        headers = {"Accept": "application/json"}
+        if self.api_key:
+            headers["X-API-Key"] = self.api_key
         if data is not None:
             headers["Content-Type"] = "application/json"
         return urllib.request.Request(self.base_url.rstrip("/") + path, data=data, method=method, headers=headers)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         try:
-            with urllib.request.urlopen(self._req(method, path, body), timeout=self.timeout) as resp:
+            with urllib.request.urlopen(self._req(method, path, body), timeout=self.timeout,
+                                        context=self.ssl_context) as resp:
                 raw = resp.read()
                 return json.loads(raw) if raw else None
         except urllib.error.HTTPError as exc:
@@ -53,6 +69,9 @@ class ServiceClient:
     def instruction(self, sid: int) -> dict[str, Any]:
         return dict(self.call("GET", f"/v1/instructions/{sid}"))
 
+    def evidence(self, sid: int) -> list[dict[str, Any]]:
+        return list(self.call("GET", f"/v1/instructions/{sid}/evidence"))
+
     def balances(self, pid: str) -> dict[str, Any]:
         out = dict(self.call("GET", f"/v1/accounts/{pid}/balances?limit=500"))
         items = list(out["securities"]["items"])
@@ -69,7 +88,7 @@ class ServiceClient:
         req = self._req("GET", q)
         req.add_header("Accept", "text/event-stream")
         try:
-            resp = urllib.request.urlopen(req, timeout=timeout + 30)
+            resp = urllib.request.urlopen(req, timeout=timeout + 30, context=self.ssl_context)
         except urllib.error.HTTPError as exc:
             raise ServiceError(exc.code, json.loads(exc.read() or b"{}")) from None
         with resp:

@@ -13,12 +13,12 @@ from api.service.errors import ErrorBody
 from api.service.limits import BodyLimit, RateLimit, TokenBuckets
 from api.service.request_audit import AuditRefused
 from api.service.routers import (
-    accounts, audit, events, health, instructions, margin, participants, reports, runs, sessions, users,
+    accounts, audit, client_certs, events, health, instructions, margin, participants, reports, runs, sessions, users,
 )
 
 API_PREFIX = "/v1"
 # The routers that need credentials, in the order they appear in the spec (health is public).
-ROUTERS = (sessions, users, participants, accounts, instructions, runs, margin, reports, events, audit)
+ROUTERS = (sessions, users, client_certs, participants, accounts, instructions, runs, margin, reports, events, audit)
 _ERR: dict[str, Any] = {"model": ErrorBody}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {**_ERR, "description": "bad request"},

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.service.db import AuditHeadRow, AuditRow
@@ -37,7 +37,12 @@ def append(s: Session, actor: str, action: str, target: str, detail: dict[str, A
            participant_id: str | None = None) -> AuditRow:
     """Append one entry inside the caller's transaction (so the entry commits with the change it records)."""
     with _LOCK:
-        head = s.get(AuditHeadRow, 1, with_for_update=True)
+        # Write the head row first: that takes the lock before it is read (PostgreSQL: the row; SQLite: the
+        # database write lock, since SQLite's driver would otherwise read it outside the transaction), so
+        # two worker processes never chain onto the same entry.
+        s.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+                  .execution_options(synchronize_session=False))
+        head = s.get(AuditHeadRow, 1, with_for_update=True, populate_existing=True)
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         row = AuditRow(seq=seq + 1, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=actor,
                        participant_id=participant_id, action=action, target=target,

@@ -23,9 +23,15 @@ from ledger.onchain import OnChainLedger
 from ledger.store import Store
 
 
+POOL_SIZE = 40  # anyio's default worker threads, which run the sync endpoints
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # One pooled connection per request thread (anyio's pool has 40): an overflow connection is opened
+        # and closed per request, and each open replays the PRAGMAs below.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: object, _: object) -> None:
@@ -39,7 +45,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url)
+    return create_engine(url, pool_size=POOL_SIZE // 4, max_overflow=POOL_SIZE)
 
 
 class BlockCache:
@@ -74,7 +80,7 @@ class ServiceContext:
     store: Store
     deployment: Deployment
     onchain: OnChainLedger
-    hub: EventHub = field(default_factory=EventHub)
+    hub: EventHub = field(init=False)  # events in the database, shared by every worker process
     chain_lock: threading.RLock = field(default_factory=threading.RLock)  # the chain client is not thread-safe
     chain_reads: BlockCache = field(default_factory=BlockCache)  # under chain_lock
     # Rows the service only ever inserts (participants and securities are never deleted, a participant's
@@ -85,6 +91,7 @@ class ServiceContext:
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.hub = EventHub(self._sessions, poll_s=self.settings.event_poll_s, keep=self.settings.event_retention)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

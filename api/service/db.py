@@ -1,13 +1,21 @@
-"""The service's own tables (users, groups, sessions, API keys, signed instructions, signatures, approvals,
-audit log), in their own metadata so ledger/ never depends on api/. Migrated by api/service/migrations."""
+"""The service's own tables (users, groups, sessions, API keys, client certificates, signed instructions,
+signatures, approvals, audit log), in their own metadata so ledger/ never depends on api/. Migrated by
+api/service/migrations."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint, event, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, object_session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from api.service.security import SecretKeyError, TotpCipher, is_sealed, totp_cipher
+
+log = logging.getLogger(__name__)
 
 
 class ServiceBase(DeclarativeBase):
@@ -39,7 +47,9 @@ class UserRow(ServiceBase):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     participant_id: Mapped[str | None] = mapped_column(String(6), index=True, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[str] = mapped_column(String(64))  # base32
+    # The TOTP secret sealed with the service key (security.TotpCipher); `totp_secret` reads and writes it in
+    # clear. Sealed after the INSERT, once the row has the id that the ciphertext is bound to.
+    totp_sealed: Mapped[str] = mapped_column("totp_secret", String(200), default="")
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # a code is accepted once
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -47,6 +57,62 @@ class UserRow(ServiceBase):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def totp_secret(self) -> str:
+        """The clear base32 secret; "" (no code verifies) when it cannot be unsealed, which is logged: a
+        sign-in then fails like a wrong code instead of erring."""
+        pending = self.__dict__.get(_PENDING_TOTP)
+        if pending is not None:
+            return str(pending)
+        try:
+            return _cipher_of(self).open(self.id, self.totp_sealed)
+        except SecretKeyError as exc:
+            log.error("TOTP secret of user %s unusable: %s", self.username, exc)
+            return ""
+
+    @totp_secret.setter
+    def totp_secret(self, secret_b32: str) -> None:
+        if self.id is None:  # not inserted yet: sealed by the after_insert hook below
+            self.__dict__[_PENDING_TOTP] = secret_b32
+        else:
+            self.totp_sealed = _cipher_of(self).seal(self.id, secret_b32)
+
+
+_PENDING_TOTP = "_ledgerclear_totp_clear"  # instance-dict slot of a clear secret waiting for its row id
+
+
+def _cipher_of(user: UserRow) -> TotpCipher:
+    s = object_session(user)
+    cipher = totp_cipher(s.get_bind()) if s is not None else None
+    if cipher is None:
+        raise SecretKeyError("no service key installed for this database (bootstrap.prepare_secrets)")
+    return cipher
+
+
+@event.listens_for(UserRow, "before_insert")
+def _totp_placeholder(_: Mapper[Any], connection: Connection, user: UserRow) -> None:
+    if _PENDING_TOTP in user.__dict__:
+        if totp_cipher(connection.engine) is None:  # fail closed: never store the secret in clear
+            raise SecretKeyError("no service key installed for this database (bootstrap.prepare_secrets)")
+        user.totp_sealed = ""
+
+
+@event.listens_for(UserRow, "after_insert")
+def _totp_seal(_: Mapper[Any], connection: Connection, user: UserRow) -> None:
+    clear = user.__dict__.pop(_PENDING_TOTP, None)
+    if clear is None:
+        return
+    cipher = totp_cipher(connection.engine)
+    assert cipher is not None  # checked before the insert
+    sealed = cipher.seal(user.id, clear)
+    table = UserRow.__table__
+    connection.execute(update(UserRow).where(table.c.id == user.id).values({table.c.totp_secret: sealed}))
+    set_committed_value(user, "totp_sealed", sealed)
+
+
+def totp_is_sealed(user: UserRow) -> bool:
+    return is_sealed(user.totp_sealed)
 
 
 class SessionRow(ServiceBase):
@@ -69,6 +135,23 @@ class ApiKeyRow(ServiceBase):
     participant_id: Mapped[str | None] = mapped_column(String(6), index=True, nullable=True)
     name: Mapped[str] = mapped_column(String(80))
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ClientCertRow(ServiceBase):
+    """A machine credential: a client certificate (verified by the TLS layer against the client CA) known by
+    the sha256 of its DER encoding. Only the fingerprint and descriptive fields are kept."""
+
+    __tablename__ = "svc_client_certs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # lower-case hex
+    participant_id: Mapped[str | None] = mapped_column(String(6), index=True, nullable=True)
+    label: Mapped[str] = mapped_column(String(80))
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str | None] = mapped_column(String(400), nullable=True)  # from the PEM, when given
+    not_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

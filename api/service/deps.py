@@ -1,9 +1,10 @@
-"""Request dependencies: the service context, the authenticated caller (session token or API key),
-role checks, and pagination."""
+"""Request dependencies: the service context, the authenticated caller (session token, API key or client
+certificate), role checks, and pagination."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -13,10 +14,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy import select
 
 from api.service.context import ServiceContext
-from api.service.db import OPERATOR_GROUPS, ApiKeyRow, SessionRow, UserRow
+from api.service.db import OPERATOR_GROUPS, ApiKeyRow, ClientCertRow, SessionRow, UserRow
 from api.service.errors import ApiError
 from api.service.schemas import PageOf
-from api.service.security import same, token_hash
+from api.service.security import SecretKeyError, same, token_hash, totp_cipher
+from api.service.tls import fingerprint, peer_certificate
+
+log = logging.getLogger(__name__)
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from POST /v1/sessions")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key lck_<id>_<secret>")
@@ -31,6 +35,16 @@ def aware(t: dt.datetime) -> dt.datetime:
 # thread hand-off each per request.
 async def get_ctx(request: Request) -> ServiceContext:
     ctx: ServiceContext = request.app.state.ctx
+    if totp_cipher(ctx.engine) is None:
+        # `serve` prepares the service key before listening; an app built another way (tests, embedding)
+        # prepares it on its first request (blocking once).
+        from api.service.bootstrap import prepare_secrets
+
+        try:
+            prepare_secrets(ctx)
+        except SecretKeyError as exc:
+            log.error("service key: %s", exc)
+            raise ApiError(503, "the service is not ready (service key); see the server log") from None
     return ctx
 
 
@@ -39,7 +53,7 @@ Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "user" | "api_key"
+    kind: str  # "user" | "api_key" | "client_cert"
     id: int
     name: str
     participant_id: str | None  # None: the exchange operator
@@ -48,7 +62,11 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"{'user' if self.kind == 'user' else 'key'}:{self.name}"
+        return f"{_ACTOR_PREFIX.get(self.kind, self.kind)}:{self.name}"
+
+    @property
+    def is_machine(self) -> bool:
+        return self.kind in ("api_key", "client_cert")
 
     @property
     def is_operator(self) -> bool:
@@ -58,7 +76,11 @@ class Principal:
         return bool(self.groups.intersection(groups))
 
 
-def _unauthenticated(message: str = "credentials required: a session token (Bearer) or an API key") -> ApiError:
+_ACTOR_PREFIX = {"user": "user", "api_key": "key", "client_cert": "cert"}
+
+
+def _unauthenticated(message: str = "credentials required: a session token (Bearer), an API key or a registered "
+                                    "client certificate") -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -90,6 +112,16 @@ def authenticate(
                     request.state.principal = p
                     return p
         raise _unauthenticated("API key unknown or revoked")
+    cert = peer_certificate(request)  # verified against the client CA by the TLS layer (api/service/tls.py)
+    if cert is not None:
+        fp = fingerprint(cert)
+        with ctx.session() as s:
+            row = s.scalar(select(ClientCertRow).where(ClientCertRow.fingerprint == fp))
+            if row is not None and row.active and (row.not_after is None or aware(row.not_after) > now):
+                p = Principal("client_cert", row.id, fp[:16], row.participant_id, frozenset(row.groups))
+                request.state.principal = p
+                return p
+        raise _unauthenticated("client certificate not registered, revoked or expired")
     raise _unauthenticated()
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.service import audit, eip712
+from api.service import audit, eip712, locks
 from api.service.context import ServiceContext
 from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.deps import Principal
@@ -29,8 +29,10 @@ from api.service.errors import ApiError
 from api.service.schemas import InstructionOut, InstructionSubmit
 from ledger.errors import LedgerError
 from ledger.si_matching import Direction, Matched, Payment, SettlementInstruction, SiBook, Unmatched
-from ledger.store import InstructionRow, NewInstruction, ParticipantRow, SecurityRow
+from ledger.store import InstructionRow, ParticipantRow, SecurityRow
 
+# Matching changes are serialised: within this process by this lock (cheap, no database wait), across worker
+# processes by the `matching` lock row taken first in each such transaction.
 _MATCH_LOCK = threading.Lock()
 
 
@@ -41,9 +43,10 @@ class Notice:
     data: dict[str, Any]
 
 
-def _publish(ctx: ServiceContext, notices: Sequence[Notice]) -> None:
+def _publish(ctx: ServiceContext, s: Session, notices: Sequence[Notice]) -> None:
+    """Last in the transaction (the events lock is taken after any other), so the events commit with it."""
     for n in notices:
-        ctx.hub.publish(n.participants, n.type, n.data)
+        ctx.hub.publish(n.participants, n.type, n.data, session=s)
 
 
 def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> InstructionOut:
@@ -140,6 +143,7 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
     notices: list[Notice] = []
     try:
         with _MATCH_LOCK, ctx.session() as s:  # the authoritative checks, in the storing transaction
+            locks.hold(s, locks.MATCHING)
             me = _validate_refs(s, ctx, f.participant_id, f)
             if signer.lower() != me.address.lower():
                 raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
@@ -152,7 +156,7 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
                 what = "nonce" if clash.nonce == str(f.nonce) else "sender_reference"
                 raise ApiError(409, f"{what} already used by instruction {clash.id}: replay refused",
                                code="replay", field=f"instruction.{what}")
-            stp = p.kind == "api_key" and p.has("authoriser")
+            stp = p.is_machine and p.has("authoriser")  # a machine granted authoriser is straight-through
             row = SignedInstructionRow(
                 participant_id=f.participant_id, counterparty_id=f.counterparty_id, direction=f.direction,
                 security_code=f.security_code, quantity=f.quantity, amount_cents=f.amount_cents, currency=f.currency,
@@ -171,12 +175,12 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
             if stp:
                 notices += _try_match(ctx, s, row, p.actor)
             out = view(row, _ledger_row(s, row))
+            _publish(ctx, s, notices)
     except IntegrityError as exc:
         if "svc_signed_instructions" in str(exc.orig) or "uq_si_" in str(exc.orig):
             raise ApiError(409, "nonce or sender reference already used: replay refused", code="replay") from None
         # e.g. a ledger instruction id taken by a concurrent settlement run: nothing was stored, retry
         raise ApiError(409, "conflicting concurrent change; nothing was stored, submit again") from None
-    _publish(ctx, notices)
     return out
 
 
@@ -226,6 +230,7 @@ def _try_match(ctx: ServiceContext, s: Session, row: SignedInstructionRow, actor
 def authorise(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
     notices: list[Notice] = []
     with _MATCH_LOCK, ctx.session() as s:
+        locks.hold(s, locks.MATCHING)
         row = owned(s, p, sid)
         if p.is_operator:
             raise ApiError(403, "the operator does not authorise participants' instructions")
@@ -239,7 +244,7 @@ def authorise(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
         notices.append(Notice([row.participant_id], "instruction.status", {"id": row.id, "status": "unmatched"}))
         notices += _try_match(ctx, s, row, p.actor)
         out = view(row, _ledger_row(s, row))
-    _publish(ctx, notices)
+        _publish(ctx, s, notices)
     return out
 
 
@@ -251,6 +256,7 @@ def _counterpart(s: Session, row: SignedInstructionRow) -> SignedInstructionRow 
 def cancel(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
     notices: list[Notice] = []
     with _MATCH_LOCK, ctx.session() as s:
+        locks.hold(s, locks.MATCHING)
         row = owned(s, p, sid)
         if p.is_operator:
             raise ApiError(403, "participants cancel their own instructions")
@@ -281,7 +287,7 @@ def cancel(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
         else:
             raise ApiError(409, f"instruction is {row.status}")
         out = view(row, _ledger_row(s, row))
-    _publish(ctx, notices)
+        _publish(ctx, s, notices)
     return out
 
 
@@ -303,5 +309,6 @@ def hold_or_release(ctx: ServiceContext, p: Principal, sid: int, hold: bool) -> 
         s.expire_all()
         out = view(row, _ledger_row(s, row))
         parties = [row.participant_id] + ([other.participant_id] if other else [])
-    ctx.hub.publish(parties, "instruction.status", {"instruction_id": row.instruction_id, "status": to})
+        ctx.hub.publish(parties, "instruction.status", {"instruction_id": row.instruction_id, "status": to},
+                        session=s)
     return out

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from ledger.demo import DemoConfig, run_demo
+from ledger.scratch_db import scratch_database
 from ledger.store import Base, Store
 
 pytestmark = pytest.mark.postgres
@@ -20,17 +20,8 @@ def pg_url() -> Iterator[str]:
     admin_url = os.environ.get("LEDGERCLEAR_TEST_PG_URL")
     if not admin_url:
         pytest.skip("LEDGERCLEAR_TEST_PG_URL is not set (CI sets it after starting PostgreSQL)")
-    name = f"ledgerclear_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database(admin_url) as url:
         yield url
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migrations_create_the_model_schema(pg_url: str) -> None:

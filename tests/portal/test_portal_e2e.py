@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Served
+from portal_world import ARTIFACTS, CHROMIUM, Served
 from service_world import P1, P2, PASSWORD
 from sqlalchemy import update
 
@@ -28,32 +27,9 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra (pip install -e .[test])")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 _n = itertools.count(5000)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser, served: Served) -> Iterator[Page]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=served.url, accept_downloads=True)
-    ctx.set_default_timeout(10_000)
-    pg = ctx.new_page()
-    external: list[str] = []
-    pg.on("request", lambda r: external.append(r.url) if not r.url.startswith((served.url, "data:", "blob:")) else None)
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ctx.close()
-    assert not external, f"external requests: {external}"
-    assert not errors, f"page errors: {errors}"
 
 
 def shot(pg: Page, name: str) -> None:

@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import Served
+from portal_world import Served
 
 from api.portal import STATIC
 

@@ -4,23 +4,28 @@ one security, users in every group, API keys, and a TestClient."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from api.service import eip712
 from api.service.app import create_app
+from api.service.bootstrap import prepare_secrets
 from api.service.context import ServiceContext, open_context
 from api.service.db import UserRow
 from api.service.security import hash_password, new_totp_secret, totp_now
 from api.service.settings import Settings
 from ledger.onchain import Kind
 from ledger.store import ParticipantRow, SecurityRow
+from risk.rpf import LiquidityParams, RiskParameterFile, RPFHeader, write_rpf
 
 P1, P2 = "B00001", "B00002"
 SEC = "00700"
@@ -85,9 +90,10 @@ class World:
 
 def build(tmp: Path, **settings: Any) -> World:
     opts: dict[str, Any] = {"db_url": f"sqlite:///{tmp / 'svc.sqlite'}", "reports_dir": tmp / "reports",
-                            "rate_per_s": 100_000.0, "rate_burst": 100_000}
+                            "rate_per_s": 100_000.0, "rate_burst": 100_000, "secret_key_file": tmp / "secret.key"}
     opts.update(settings)
     ctx = open_context(Settings(**opts))
+    prepare_secrets(ctx)  # users are added below straight into the database, sealed with the service key
     w = World(ctx, TestClient(create_app(ctx), raise_server_exceptions=False))
     for pid in (P1, P2):
         acct = Account.create()
@@ -124,3 +130,23 @@ def user_id(w: World, username: str) -> int:
         uid = s.scalar(select(UserRow.id).where(UserRow.username == username))
         assert uid is not None
         return int(uid)
+
+
+def write_risk_inputs(tmp: Path, seed: int = 3, hvar: int = 50, svar: int = 40) -> tuple[Path, Path]:
+    """A small published risk parameter file (two instruments, seeded scenarios) and CP parameters for both
+    brokers: (RPF01.csv, the CP parameters directory), for worlds where margin and what-if work."""
+    rng = np.random.default_rng(seed)
+    header = RPFHeader(valuation_date=date(2026, 11, 20), hvar_scen_count=hvar, svar_scen_count=svar, hvar_cl=0.95,
+                       svar_cl=0.9, rounding=10000, holiday_factor=0.0, stv_count=0)
+    rpf = RiskParameterFile(header, ("700", "2800"), np.round(rng.normal(0, 0.03, (2, hvar)), 5),
+                            np.round(rng.normal(0, 0.06, (2, svar)), 5), {}, {
+                                "700": LiquidityParams(0.1, 1.0, 2e7, 400.0),
+                                "2800": LiquidityParams(0.1, 1.0, 2e7, 20.0)}, {}, {}, {})
+    path = tmp / "RPF01.csv"
+    write_rpf(rpf, path)
+    cp = tmp / "cp"
+    cp.mkdir(exist_ok=True)
+    for pid in (P1, P2):
+        (cp / f"{pid}.json").write_text(json.dumps({"floor_rate": 0.032, "liquid_capital": 1e12,
+                                                    "margin_credit": 0.0, "liquid_capital_multiplier": 1.0}))
+    return path, cp

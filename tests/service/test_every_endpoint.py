@@ -15,7 +15,7 @@ from api.service.routers import health
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/sessions")}
 _SAMPLE = {"pid": "B00001", "code": "00700", "user_id": "1", "key_id": "abc", "aid": "1", "sid": "1",
-           "run_id": "1", "name": "x.csv"}
+           "run_id": "1", "name": "x.csv", "fp": "ab" * 32}
 
 
 def _operations() -> list[tuple[str, str]]:

@@ -4,13 +4,14 @@ the audit chain verifies (CI sets LEDGERCLEAR_TEST_PG_URL)."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from service_world import P1, P2, build
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
+
+from ledger.scratch_db import scratch_database
 
 pytestmark = pytest.mark.postgres
 
@@ -20,16 +21,8 @@ def pg_url() -> Iterator[str]:
     admin_url = os.environ.get("LEDGERCLEAR_TEST_PG_URL")
     if not admin_url:
         pytest.skip("LEDGERCLEAR_TEST_PG_URL is not set (CI sets it after starting PostgreSQL)")
-    name = f"ledgerclear_svc_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(admin_url, "ledgerclear_svc") as url:
+        yield url
 
 
 def test_service_on_postgres(pg_url: str, tmp_path: Path) -> None:

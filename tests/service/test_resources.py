@@ -3,42 +3,20 @@ own object works, other participant's object is 404/403."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import date
-from pathlib import Path
 
-import numpy as np
 import pytest
 from eth_account import Account
-from service_world import P1, P2, SEC, World, build
+from service_world import P1, P2, SEC, World, build, write_risk_inputs
 
 from ledger.onchain import Status
-from risk.rpf import LiquidityParams, RiskParameterFile, RPFHeader, write_rpf
-
-
-def _rpf(path: Path) -> Path:
-    rng = np.random.default_rng(3)
-    ids = ("700", "2800")
-    header = RPFHeader(valuation_date=date(2026, 11, 20), hvar_scen_count=50, svar_scen_count=40, hvar_cl=0.95,
-                       svar_cl=0.9, rounding=10000, holiday_factor=0.0, stv_count=0)
-    rpf = RiskParameterFile(header, ids, np.round(rng.normal(0, 0.03, (2, 50)), 5),
-                            np.round(rng.normal(0, 0.06, (2, 40)), 5), {}, {
-                                "700": LiquidityParams(0.1, 1.0, 2e7, 400.0),
-                                "2800": LiquidityParams(0.1, 1.0, 2e7, 20.0)}, {}, {}, {})
-    write_rpf(rpf, path)
-    return path
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("resources")
-    cp = tmp / "cp"
-    cp.mkdir()
-    for pid in (P1, P2):
-        (cp / f"{pid}.json").write_text(json.dumps({"floor_rate": 0.032, "liquid_capital": 1e12,
-                                                    "margin_credit": 0.0, "liquid_capital_multiplier": 1.0}))
-    w = build(tmp, rpf_path=_rpf(tmp / "RPF01.csv"), cp_params_dir=cp)
+    rpf_path, cp = write_risk_inputs(tmp)
+    w = build(tmp, rpf_path=rpf_path, cp_params_dir=cp)
     for pid in (P1, P2):
         d = tmp / "reports" / pid
         d.mkdir(parents=True)

@@ -58,6 +58,7 @@ async function api(method, path, body) {
   if (!r.ok) {
     const e = data && data.error ? data.error : {};
     const err = new ApiError(r.status, e.message || r.statusText || "request failed", e.code, e.field);
+    if (Array.isArray(e.rows)) err.rows = e.rows;  // a rejected file: one entry per bad row
     if (r.status === 401 && S.session && path !== "/sessions") expire();
     if (r.status === 429) err.message = `Too many requests; wait ${r.headers.get("Retry-After") || "a few"} s and retry.`;
     throw err;
@@ -112,6 +113,7 @@ function loadSession() {
 
 function setSession(s) {
   S.session = s;
+  if (s) S.notice = null;
   if (s) sessionStorage.setItem(STORE_KEY, JSON.stringify(s));
   else sessionStorage.removeItem(STORE_KEY);
 }
@@ -253,8 +255,9 @@ function setConn(state) {
 // ---- sign-in -------------------------------------------------------------------------------------------
 
 function viewSignIn() {
+  // The notice stays until the next sign-in: a late 401 (the live stream, a slow request) may render this
+  // page again, and the second rendering must still say why the session ended.
   const notice = S.notice;
-  S.notice = null;
   const out = h("div", { id: "signin-msg" });
   if (notice) out.append(messageBox("info", notice));
   const user = h("input", { id: "username", name: "username", autocomplete: "username", required: true });
@@ -323,12 +326,13 @@ async function viewDashboard(pid) {
       h("a", { href: home(), text: "Go to your own dashboard" }));
     return;
   }
-  const st = { items: [], filter: "", search: "", sort: { key: "id", dir: -1 }, page: 0, flash: new Set() };
+  const st = { items: [], filter: "", search: "", sort: { key: "id", dir: -1 }, page: 0, flash: new Set(), margin: null };
   const cashBody = h("tbody");
   const secBody = h("tbody");
   const alertList = h("ul", { class: "alerts", id: "alerts" });
   const alertCount = h("span", { id: "alert-count" });
   const marginBox = h("div", { id: "margin" });
+  const runsBody = h("tbody", { id: "myruns-body" });
   const tbody = h("tbody", { id: "si-body" });
   const pagerInfo = h("span", { id: "si-page", "aria-live": "polite" });
   const prev = h("button", { type: "button", class: "secondary", text: "Previous", onclick: () => { st.page--; renderTable(); } });
@@ -406,6 +410,15 @@ async function viewDashboard(pid) {
   function renderAlerts() {
     const done = acked();
     const alerts = [];
+    const cover = st.margin && st.margin.cover;
+    if (cover && cover.margin_call > 0) {
+      // One alert per call amount: a changed call is a new alert even after the last one was acknowledged.
+      const key = `margin:${pid}:${cover.margin_call}`;
+      if (!done.has(key)) {
+        alerts.push([key, `Margin call: HKD ${num(cover.margin_call)} (requirement ${num(st.margin.total_requirement)}, ` +
+          `collateral ${num(cover.collateral)})`, { sender_reference: "margin call" }]);
+      }
+    }
     for (const r of st.items) {
       let text = null;
       if (r.status === "pending" && (r.reason === "LACK" || r.reason === "MONY")) {
@@ -415,7 +428,8 @@ async function viewDashboard(pid) {
       if (text && !done.has(key)) alerts.push([key, text, r]);
     }
     alertCount.textContent = alerts.length ? ` (${alerts.length})` : "";
-    alertList.replaceChildren(...(alerts.length ? alerts.map(([key, text, r]) => h("li", { dataset: { ref: r.sender_reference } },
+    alertList.replaceChildren(...(alerts.length ? alerts.map(([key, text, r]) => h("li", { dataset: { ref: r.sender_reference },
+      class: key.startsWith("margin:") ? "alert-call" : null },
       h("span", { text }),
       h("button", { type: "button", class: "secondary", "aria-label": `Acknowledge alert for ${r.sender_reference}`,
         text: "Acknowledge", onclick: () => { ack(key); say(`Alert for ${r.sender_reference} acknowledged`); renderAlerts(); } })))
@@ -430,9 +444,30 @@ async function viewDashboard(pid) {
   async function loadMargin() {
     try {
       const m = await api("GET", `/margin/${pid}`);
+      st.margin = m;
       marginView(marginBox, m);
+      renderAlerts();
     } catch (e) {
       if (e.status !== 401) marginBox.replaceChildren(messageBox("info", explain(e, "Margin")));
+    }
+  }
+
+  async function loadRuns() {
+    try {
+      const runs = await allPages(`/participants/${encodeURIComponent(pid)}/settlement-runs`);
+      runsBody.replaceChildren(...(runs.length ? runs.slice().reverse().map((r) => {
+        const reasons = Object.entries(r.pending_by_reason).map(([k, v]) => `${k} ${v}`).join(", ");
+        const value = r.settled_value.map((v) => `${money(v.cents)} ${v.currency}`).join("; ");
+        return h("tr", { dataset: { run: r.run_id } }, h("td", { text: r.run_id }),
+          h("td", { text: r.name + (r.final ? " (final)" : "") }),
+          h("td", { class: "hide-narrow", text: new Date(r.started_at.endsWith("Z") || /[+-]\d\d:\d\d$/.test(r.started_at)
+            ? r.started_at : `${r.started_at}Z`).toLocaleTimeString("en-GB") }),
+          h("td", { class: "num", text: r.settled }), h("td", { class: "num", text: r.partial }),
+          h("td", { class: "num", text: r.pending }), h("td", { text: reasons || "—" }),
+          h("td", { class: "num", text: r.failed }), h("td", { class: "num", text: value || "—" }));
+      }) : [h("tr", {}, h("td", { colspan: 9, class: "muted", text: "No settlement runs yet today." }))]));
+    } catch (e) {
+      if (e.status !== 401) runsBody.replaceChildren(h("tr", {}, h("td", { colspan: 9 }, messageBox("info", explain(e, "Settlement runs")))));
     }
   }
 
@@ -441,7 +476,7 @@ async function viewDashboard(pid) {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(async () => {
       try {
-        const [b] = await Promise.all([api("GET", `/accounts/${pid}/balances`), loadInstructions(), loadMargin()]);
+        const [b] = await Promise.all([api("GET", `/accounts/${pid}/balances`), loadInstructions(), loadMargin(), loadRuns()]);
         renderBalances(b);
       } catch (e) { if (e.status !== 401) showBanner(explain(e, "Refresh")); }
     }, 250);
@@ -479,6 +514,12 @@ async function viewDashboard(pid) {
       h("section", { class: "card", "aria-labelledby": "al-h" }, h("h2", { id: "al-h" }, "Alerts", alertCount), alertList),
       h("section", { class: "card", "aria-labelledby": "mg-h" }, h("h2", { id: "mg-h" }, "Margin requirement ",
         h("a", { href: `#/p/${pid}/what-if`, text: "What-if →" })), marginBox),
+      h("section", { class: "card wide", "aria-labelledby": "myruns-h" }, h("h2", { id: "myruns-h", text: "Today's settlement runs — your instructions" }),
+        h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Today's settlement runs table" }, h("table", { id: "myruns-table" },
+          h("caption", { class: "sr-only", text: "Your instructions in each of today's settlement runs" }),
+          h("thead", {}, h("tr", {}, ["Run", "Name", "Started", "Settled", "Partial", "Pending", "Pending by reason", "Failed", "Money settled"]
+            .map((t, i) => h("th", { scope: "col", class: [3, 4, 5, 7, 8].includes(i) ? "num" : i === 2 ? "hide-narrow" : null, text: t })))),
+          runsBody))),
       h("section", { class: "card wide", "aria-labelledby": "si-h" }, h("h2", { id: "si-h", text: "Settlement instructions" }),
         h("div", { class: "row" },
           h("div", {}, h("label", { for: "si-status", text: "Status" }), statusSel),
@@ -490,7 +531,7 @@ async function viewDashboard(pid) {
   renderBalances(balances);
   try {
     const after = await latestEventId();
-    await Promise.all([loadInstructions(), loadMargin()]);
+    await Promise.all([loadInstructions(), loadMargin(), loadRuns()]);
     follow(after, onEvent, setConn);
     probe.ready = true;
   } catch (e) {
@@ -505,8 +546,18 @@ function marginView(box, m) {
   const blocks = BLOCKS.filter((k) => k in comps);
   const canvas = h("canvas", { role: "img", "aria-label": "Margin components: " +
     blocks.filter((k) => comps[k]).map((k) => `${label(k)} ${num(comps[k])}`).join(", ") });
+  const c = m.cover;
+  const cover = c ? h("dl", { class: "cover", id: "margin-cover" },
+    h("dt", { text: "Collateral held" }), h("dd", { class: "num", id: "cover-collateral", text: num(c.collateral) }),
+    h("dt", { text: "Coverage" }), h("dd", { class: "num", id: "cover-ratio",
+      text: c.coverage_ratio === null ? "— (no requirement)" : `${(c.coverage_ratio * 100).toFixed(1)}%` }),
+    h("dt", { text: "Margin call" }), h("dd", { class: `num ${c.margin_call > 0 ? "pos" : "neg"}`, id: "cover-call",
+      text: c.margin_call > 0 ? `HKD ${num(c.margin_call)} (shortfall ${num(c.shortfall)})` : "none: covered" }),
+    c.eligible ? null : h("dt", { text: "Deliveries" }), c.eligible ? null : h("dd", { class: "pos", text: `held: ${c.reason}` }))
+    : h("p", { class: "muted", id: "margin-cover", text: "No collateral figure is configured for this participant." });
   box.replaceChildren(
     h("p", {}, "Total requirement (HKD): ", h("span", { class: "total", id: "margin-total", text: num(m.total_requirement) })),
+    cover,
     h("div", { class: "chart" }, canvas),
     h("details", {}, h("summary", { text: "All components" }),
       h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Component" }), h("th", { scope: "col", class: "num", text: "HKD" }))),
@@ -518,6 +569,11 @@ function marginView(box, m) {
 }
 
 // ---- what-if -------------------------------------------------------------------------------------------
+
+const MODES = [["current", "Current positions", "your open obligations, plus the trades"],
+  ["hypothetical", "Hypothetical trades only", "a portfolio of just the trades"],
+  ["uploaded", "Uploaded positions file", "the positions in a CSV file, plus the trades"]];
+const SETS = { historical: "Historical (HVaR)", stressed: "Stressed (SVaR)" };
 
 async function viewWhatIf(pid) {
   page(`What-if margin — ${pid}`, h("p", { text: "Loading…" }));
@@ -532,17 +588,45 @@ async function viewWhatIf(pid) {
   }
   const trades = [];
   let result = null;
+  let mode = "current";
+  let upload = null;  // {name, text, positions}: only a file the service accepted
   const msg = h("div", { id: "wi-msg" });
+  const uploadMsg = h("div", { id: "wi-upload-msg" });
   const sec = h("select", { id: "wi-sec" }, secs.map((s) => h("option", { value: s.code, text: `${s.code} ${s.name}` })));
   const qty = h("input", { id: "wi-qty", type: "number", step: 1, value: 1000, "aria-describedby": "wi-qty-help" });
   const price = h("input", { id: "wi-price", type: "number", step: "0.01", min: "0.01", value: "400" });
   const tradeBody = h("tbody", { id: "wi-trades" });
+  const posBody = h("tbody", { id: "wi-positions" });
   const resBody = h("tbody", { id: "wi-result" });
   const newTotal = h("span", { class: "total", id: "wi-new-total", text: num(base.total_requirement) });
   const change = h("span", { id: "wi-change", text: "" });
   const timing = h("span", { class: "muted", id: "wi-ms" });
   const csvBtn = h("button", { type: "button", class: "secondary", id: "wi-csv", text: "Download CSV", disabled: true, onclick: downloadCsv });
   const canvas = h("canvas", { role: "img", "aria-label": "Margin components, current and with the hypothetical trades" });
+  const file = h("input", { id: "wi-file", type: "file", accept: ".csv,text/csv", "aria-describedby": "wi-file-help",
+    onchange: () => readFile() });
+  const uploadBox = h("div", { id: "wi-upload", hidden: true },
+    h("label", { for: "wi-file", text: "Positions file (CSV)" }), file,
+    h("p", { id: "wi-file-help", class: "muted" }, "Header row, then one net position per security: ",
+      h("code", { text: "security_code,quantity,price" }), " — quantity in shares (+ long, − short), price in HKD per share " +
+      "(optional; blank = the parameter file's price)."),
+    uploadMsg,
+    h("table", { id: "wi-pos-table" }, h("caption", { class: "sr-only", text: "Uploaded positions" }),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Row" }), h("th", { scope: "col", text: "Security" }),
+        h("th", { scope: "col", class: "num", text: "Quantity" }), h("th", { scope: "col", class: "num", text: "Price" }))), posBody));
+  const modeBox = h("fieldset", { class: "modes", id: "wi-mode" }, h("legend", { text: "Start from" }),
+    MODES.map(([value, text, help]) => h("label", { class: "radio" },
+      h("input", { type: "radio", name: "wi-mode", value, checked: value === mode, onchange: () => setMode(value) }),
+      ` ${text} `, h("span", { class: "muted", text: `(${help})` }))));
+  // distribution chart controls and text alternative
+  const setSel = h("select", { id: "wi-set", onchange: () => renderDist() },
+    Object.entries(SETS).map(([v, t]) => h("option", { value: v, text: t })));
+  const pfSel = h("select", { id: "wi-pf", onchange: () => renderDist() },
+    h("option", { value: "new", text: "With the trades" }), h("option", { value: "base", text: "Starting portfolio" }));
+  const distCanvas = h("canvas", { id: "wi-dist-chart", role: "img", "aria-describedby": "wi-dist-summary",
+    "aria-label": "Scenario P&L, sorted from the worst; the expected-shortfall tail is highlighted" });
+  const distSummary = h("p", { id: "wi-dist-summary", "aria-live": "polite" });
+  const tailBody = h("tbody", { id: "wi-tail" });
 
   function renderTrades() {
     tradeBody.replaceChildren(...(trades.length ? trades.map((t, i) => h("tr", {},
@@ -550,7 +634,15 @@ async function viewWhatIf(pid) {
       h("td", { class: "num", text: t.price.toFixed(2) }),
       h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `Remove trade ${i + 1}`, text: "Remove",
         onclick: () => { trades.splice(i, 1); renderTrades(); evaluate(); } }))))
-      : [h("tr", {}, h("td", { colspan: 4, class: "muted", text: "No hypothetical trades: the current requirement applies." }))]));
+      : [h("tr", {}, h("td", { colspan: 4, class: "muted", text: mode === "hypothetical"
+        ? "No trades yet: add one to see its requirement." : "No hypothetical trades: the starting requirement applies." }))]));
+  }
+
+  function renderPositions() {
+    const ps = upload ? upload.positions : [];
+    posBody.replaceChildren(...(ps.length ? ps.map((p) => h("tr", {}, h("td", { text: p.row }), h("td", { text: p.security_code }),
+      h("td", { class: "num", text: signed(p.quantity) }), h("td", { class: "num", text: p.price.toFixed(2) })))
+      : [h("tr", {}, h("td", { colspan: 4, class: "muted", text: "No file loaded yet." }))]));
   }
 
   function renderResult() {
@@ -565,7 +657,8 @@ async function viewWhatIf(pid) {
     const nt = result ? result.new.total_requirement : base.total_requirement;
     const bt = result ? result.base.total_requirement : base.total_requirement;
     newTotal.textContent = num(nt);
-    change.textContent = nt === bt ? "no change" : `${signed(nt - bt)} vs current ${num(bt)}`;
+    const start = mode === "current" ? "current" : mode === "hypothetical" ? "empty portfolio" : "uploaded positions";
+    change.textContent = nt === bt ? "no change" : `${signed(nt - bt)} vs ${start} ${num(bt)}`;
     const blocks = BLOCKS.filter((k) => k in b && (b[k] || n[k]));
     if (chartObj) {
       chartObj.data.labels = blocks.map(label);
@@ -573,30 +666,107 @@ async function viewWhatIf(pid) {
       chartObj.data.datasets[1].data = blocks.map((k) => n[k]);
       chartObj.update();
     }
-    canvas.setAttribute("aria-label", "Margin components, current vs with trades: " +
+    canvas.setAttribute("aria-label", `Margin components, ${start} vs with trades: ` +
       blocks.map((k) => `${label(k)} ${num(b[k])} to ${num(n[k])}`).join("; "));
+    renderDist();
+  }
+
+  function renderDist() {
+    const dist = result && result.distribution;
+    const d = dist ? dist[pfSel.value].find((x) => x.scenario_set === setSel.value) : null;
+    if (!d) {
+      distSummary.textContent = "The scenario P&L appears once the requirement has been computed.";
+      tailBody.replaceChildren();
+      if (distChart) { distChart.data.labels = []; distChart.data.datasets.forEach((s) => { s.data = []; }); distChart.update(); }
+      return;
+    }
+    const k = d.tail_count;
+    const which = pfSel.value === "new" ? "with the trades" : "starting portfolio";
+    // The worst k scenarios are the ES tail; the page draws exactly the API's tail, never its own cut.
+    const text = `${SETS[d.scenario_set]}, ${which}: ${d.scenarios} scenarios at ${(d.confidence * 100).toFixed(1)}% ` +
+      `confidence. The expected-shortfall tail is the worst ${k} (highlighted): VaR (tail cut-off) HKD ${num(d.var)}, ` +
+      `expected shortfall HKD ${num(d.expected_shortfall)}; best scenario ${signed(d.pnl_sorted[d.pnl_sorted.length - 1] ?? 0)}.`;
+    distSummary.textContent = text;
+    distSummary.dataset.tail = k;
+    tailBody.replaceChildren(...d.pnl_sorted.slice(0, k).map((v, i) => h("tr", {},
+      h("td", { class: "num", text: i + 1 }), h("td", { class: "num", text: signed(v) }))));
+    distCanvas.setAttribute("aria-label", `Scenario P&L sorted from the worst. ${text}`);
+    if (distChart) {
+      distChart.data.labels = d.pnl_sorted.map((_, i) => String(i + 1));
+      distChart.data.datasets[0].label = `ES tail: worst ${k} of ${d.scenarios} (ES ${num(d.expected_shortfall)})`;
+      distChart.data.datasets[0].data = d.pnl_sorted.map((v, i) => (i < k ? v : null));
+      distChart.data.datasets[1].data = d.pnl_sorted.map((v, i) => (i < k ? null : v));
+      distChart.update();
+    }
+  }
+
+  function request() {
+    const body = { mode, trades };
+    if (mode === "uploaded") body.positions_csv = upload ? upload.text : "";
+    return body;
   }
 
   let seq = 0;
   async function evaluate() {
     msg.replaceChildren();
-    if (!trades.length) { result = null; csvBtn.disabled = true; timing.textContent = ""; renderResult(); return; }
-    const mine = ++seq;
+    const mine = ++seq;  // also when nothing is sent: an answer still in flight is for inputs no longer shown
+    if (mode === "uploaded" && !upload) {
+      result = null; csvBtn.disabled = true; timing.textContent = ""; renderResult();
+      newTotal.textContent = "—"; change.textContent = "load a positions file";
+      return;
+    }
     const t0 = performance.now();
     try {
-      const r = await api("POST", `/margin/${pid}/what-if`, { trades });
+      const r = await api("POST", `/margin/${pid}/what-if`, request());
       if (mine !== seq) return;
       result = r;
       csvBtn.disabled = false;
       renderResult();
-      const ms = performance.now() - t0;  // request, computation and the table and chart redrawn
-      probe.whatifMs.push(ms);
-      timing.textContent = `computed in ${ms.toFixed(0)} ms`;
+      const ms = performance.now() - t0;  // request, computation and the table and charts redrawn
+      if (trades.length) {
+        probe.whatifMs.push(ms);
+        timing.textContent = `computed in ${ms.toFixed(0)} ms`;
+      } else timing.textContent = "";
       say(`New requirement ${num(r.new.total_requirement)}`);
     } catch (e) {
       if (e.status === 401 || mine !== seq) return;
       const m = e.field && /^trades\.(\d+)/.exec(e.field);
       msg.append(messageBox("error", m ? `Trade ${Number(m[1]) + 1}: ${e.message}` : `What-if failed: ${e.message}`));
+    }
+  }
+
+  function setMode(value) {
+    mode = value;
+    uploadBox.hidden = mode !== "uploaded";
+    renderTrades();
+    evaluate();
+    if (mode === "uploaded" && !upload) file.focus();
+  }
+
+  async function readFile() {
+    uploadMsg.replaceChildren();
+    const f = file.files && file.files[0];
+    if (!f) return;
+    if (f.size > 900_000) { uploadMsg.append(messageBox("error", `${f.name} is too large (at most 900 kB).`)); return; }
+    const text = await f.text();
+    const mine = ++seq;
+    try {
+      const r = await api("POST", `/margin/${pid}/what-if`, { mode: "uploaded", trades, positions_csv: text });
+      if (mine !== seq) return;
+      upload = { name: f.name, text, positions: r.positions };
+      result = r;
+      csvBtn.disabled = false;
+      renderPositions();
+      renderResult();
+      uploadMsg.append(messageBox("info", `${f.name}: ${r.positions.length} position${r.positions.length === 1 ? "" : "s"} loaded.`));
+      say(`Positions file loaded; requirement ${num(r.new.total_requirement)}`);
+    } catch (e) {
+      if (e.status === 401) return;
+      // Nothing is applied: the previous file (if any) and its result stay as they were.
+      const rows = (e.rows || []).map((x) => h("li", { dataset: { row: x.row } },
+        `Row ${x.row}${x.field ? `, ${x.field}` : ""}: ${x.message}`));
+      uploadMsg.append(h("div", { class: "msg error", role: "alert" },
+        h("p", { text: `${f.name} was not loaded: ${e.message}` }), rows.length ? h("ul", { id: "wi-row-errors" }, rows) : null));
     }
   }
 
@@ -616,11 +786,24 @@ async function viewWhatIf(pid) {
     if (!result) return;
     const lines = [["section", "security_code", "quantity", "price", "component", "current", "with_trades", "change"]];
     for (const t of trades) lines.push(["trade", t.security_code, t.quantity, t.price, "", "", "", ""]);
+    lines.push(["input", "", "", "", "mode", result.mode, "", ""]);
+    if (result.mode === "uploaded" && upload) {
+      lines.push(["input", "", "", "", "positions_file", upload.name, "", ""]);
+      for (const p of result.positions) lines.push(["position", p.security_code, p.quantity, p.price, "", "", "", ""]);
+    }
     for (const k of Object.keys(result.base.components)) {
       lines.push(["result", "", "", "", k, result.base.components[k], result.new.components[k], result.change[k] ?? ""]);
     }
     lines.push(["result", "", "", "", "total_requirement_total", result.base.total_requirement, result.new.total_requirement,
       result.new.total_requirement - result.base.total_requirement]);
+    if (result.distribution) {
+      for (const b of result.distribution.base) {
+        const n = result.distribution.new.find((x) => x.scenario_set === b.scenario_set);
+        for (const f of ["scenarios", "confidence", "tail_count", "var", "expected_shortfall"]) {
+          lines.push(["distribution", "", "", "", `${b.scenario_set}_${f}`, b[f], n[f], f === "var" || f === "expected_shortfall" ? n[f] - b[f] : ""]);
+        }
+      }
+    }
     const blob = new Blob([lines.map((l) => l.map(csvCell).join(",")).join("\n") + "\n"], { type: "text/csv" });
     const a = h("a", { href: URL.createObjectURL(blob), download: `what-if-${pid}.csv` });
     document.body.append(a);
@@ -631,7 +814,8 @@ async function viewWhatIf(pid) {
   page(`What-if margin — ${pid}`,
     h("div", { class: "grid" },
       h("section", { class: "card", "aria-labelledby": "wi-add-h" }, h("h2", { id: "wi-add-h", text: "Hypothetical trades" }),
-        h("p", { class: "muted", text: "Start from current positions and add or remove trades; the requirement is recomputed at once." }),
+        modeBox, uploadBox,
+        h("p", { class: "muted", text: "Add or remove trades; the requirement is recomputed at once." }),
         h("form", { class: "row", id: "wi-form", onsubmit: addTrade },
           h("div", {}, h("label", { for: "wi-sec", text: "Security" }), sec),
           h("div", {}, h("label", { for: "wi-qty", text: "Quantity" }), qty),
@@ -644,16 +828,34 @@ async function viewWhatIf(pid) {
       h("section", { class: "card", "aria-labelledby": "wi-res-h" }, h("h2", { id: "wi-res-h", text: "Requirement" }),
         h("p", {}, "With trades (HKD): ", newTotal, " ", change, " ", timing),
         h("div", { class: "chart" }, canvas), h("p", {}, csvBtn)),
+      h("section", { class: "card wide", "aria-labelledby": "wi-dist-h" }, h("h2", { id: "wi-dist-h", text: "Scenario P&L and the expected-shortfall tail" }),
+        h("div", { class: "row" },
+          h("div", {}, h("label", { for: "wi-set", text: "Scenario set" }), setSel),
+          h("div", {}, h("label", { for: "wi-pf", text: "Portfolio" }), pfSel)),
+        distSummary,
+        h("div", { class: "chart tall" }, distCanvas),
+        h("details", {}, h("summary", { text: "Tail scenarios (table)" }),
+          h("table", { id: "wi-tail-table" }, h("caption", { class: "sr-only", text: "The expected-shortfall tail: worst scenarios" }),
+            h("thead", {}, h("tr", {}, h("th", { scope: "col", class: "num", text: "Rank (worst first)" }),
+              h("th", { scope: "col", class: "num", text: "P&L (HKD)" }))), tailBody))),
       h("section", { class: "card wide", "aria-labelledby": "wi-cmp-h" }, h("h2", { id: "wi-cmp-h", text: "Change per component" }),
         h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Change per component table" }, h("table", { id: "wi-table" }, h("thead", {}, h("tr", {}, h("th", { scope: "col", text: "Component" }),
-          h("th", { scope: "col", class: "num", text: "Current" }), h("th", { scope: "col", class: "num", text: "With trades" }),
+          h("th", { scope: "col", class: "num", text: "Start" }), h("th", { scope: "col", class: "num", text: "With trades" }),
           h("th", { scope: "col", class: "num", text: "Change" }))), resBody)))));
   const chartObj = chart(canvas, { type: "bar", data: { labels: [], datasets: [
-    { label: "Current", data: [], backgroundColor: "#7a8596" }, { label: "With trades", data: [], backgroundColor: "#0b4f9c" }] },
+    { label: "Start", data: [], backgroundColor: "#7a8596" }, { label: "With trades", data: [], backgroundColor: "#0b4f9c" }] },
   options: { maintainAspectRatio: false, animation: false } });
+  const distChart = chart(distCanvas, { type: "bar", data: { labels: [], datasets: [
+    { label: "ES tail", data: [], backgroundColor: "#a11a1a", grouped: false },
+    { label: "Other scenarios", data: [], backgroundColor: "#7a8596", grouped: false }] },
+  options: { maintainAspectRatio: false, animation: false, categoryPercentage: 1, barPercentage: 0.9,
+    scales: { x: { title: { display: true, text: "Scenario rank (worst first)" }, ticks: { maxTicksLimit: 20 } },
+      y: { title: { display: true, text: "P&L (HKD)" } } } } });
   renderTrades();
+  renderPositions();
   renderResult();
   probe.ready = true;
+  evaluate();
 }
 
 // ---- operator ------------------------------------------------------------------------------------------
@@ -669,6 +871,7 @@ async function viewOperator() {
   const partBody = h("tbody", { id: "parts-body" });
   const apprBody = h("tbody", { id: "appr-body" });
   const opMsg = h("div", { id: "op-msg" });
+  const riskBox = h("div", { id: "op-risk" }, h("p", { class: "muted", text: "Loading…" }));
   const canvas = h("canvas", { role: "img", "aria-label": "Settlement progress by run" });
   const runName = h("input", { id: "run-name", value: "intraday", maxlength: 40 });
   let chartObj = null;
@@ -679,9 +882,45 @@ async function viewOperator() {
     try { await fn(); if (ok) note("info", ok); await load(); } catch (e) { if (e.status !== 401) note("error", e.message); }
   }
 
+  function mrow(r, i) {
+    return h("tr", { dataset: { pid: r.participant_id } }, h("td", { class: "num", text: i + 1 }), h("td", { text: r.participant_id }),
+      h("td", { class: "num", text: num(r.total_requirement) }),
+      h("td", { class: "num", text: r.collateral === null ? "not configured" : num(r.collateral) }),
+      h("td", { class: "num", text: r.coverage_ratio === null ? "—" : `${(r.coverage_ratio * 100).toFixed(1)}%` }),
+      h("td", { class: `num ${r.margin_call ? "pos" : ""}`, text: r.margin_call === null ? "—" : num(r.margin_call) }));
+  }
+
+  function mtable(id, caption, rows, empty) {
+    return h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": caption }, h("table", { id },
+      h("caption", { text: caption }),
+      h("thead", {}, h("tr", {}, ["#", "Participant", "Requirement (HKD)", "Collateral", "Coverage", "Call (HKD)"].map((t, i) =>
+        h("th", { scope: "col", class: i === 1 ? null : "num", text: t })))),
+      h("tbody", {}, rows.length ? rows.map(mrow) : h("tr", {}, h("td", { colspan: 6, class: "muted", text: empty })))));
+  }
+
+  async function loadRisk() {
+    let m;
+    try { m = await api("GET", "/margin/summary?limit=10"); } catch (e) {
+      if (e.status !== 401) riskBox.replaceChildren(messageBox("info", explain(e, "The margin summary")));
+      return;
+    }
+    const c = m.cover2;
+    riskBox.replaceChildren(
+      h("p", {}, "Default fund, cover 2 (HKD): ", h("span", { class: "total", id: "op-cover2", text: num(c.fund_size) })),
+      h("p", { class: "muted", id: "op-cover2-detail", text: `Two largest uncollateralised stress losses in the worst scenario ` +
+        `(${c.worst_scenario || "none"}): ${c.cover2_groups.join(" and ") || "no participant"}; ${c.scenarios} scenarios ` +
+        `(${c.scenario_source}); collateral basis: ${c.collateral_basis}; guarantee-fund limit ${num(c.limit)}` +
+        (c.risk_collateral ? `, risk collateral ${num(c.risk_collateral)}` : "") + "." }),
+      h("p", { id: "op-margin-totals" }, `Valuation date ${m.valuation_date}: ${m.participants} participants margined, ` +
+        `total requirement ${num(m.total_requirement)}, calls ${num(m.total_calls)} from ${m.participants_called} participant` +
+        `${m.participants_called === 1 ? "" : "s"}` + (m.not_margined.length ? `; not margined (no CP parameters): ${m.not_margined.join(", ")}` : "") + "."),
+      mtable("mreq-table", "Largest margin requirements", m.largest_requirements, "No participants margined."),
+      mtable("mcall-table", "Largest margin calls", m.largest_calls, "No margin calls: every participant with a collateral figure is covered."));
+  }
+
   async function load() {
     const [runs, parts, approvals] = await Promise.all([allPages("/settlement-runs"), allPages("/participants"),
-      allPages("/approvals")]);
+      allPages("/approvals"), loadRisk()]);
     runBody.replaceChildren(...(runs.length ? runs.slice().reverse().map((r) => {
       const f = r.figures || {};
       const reasons = Object.entries(f.pending_by_reason || {}).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -733,6 +972,7 @@ async function viewOperator() {
         h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Settlement runs table" }, h("table", { id: "runs-table" }, h("thead", {}, h("tr", {},
           ["Run", "Name", "Obligations", "Settled", "Partial", "Pending", "Pending by reason", "Failed"].map((t, i) =>
             h("th", { scope: "col", class: [2, 3, 4, 5, 7].includes(i) ? "num" : null, text: t })))), runBody))),
+      h("section", { class: "card wide", "aria-labelledby": "risk-h" }, h("h2", { id: "risk-h", text: "Margin, calls and the default fund" }), riskBox),
       h("section", { class: "card wide", "aria-labelledby": "parts-h" }, h("h2", { id: "parts-h", text: "Participants" }),
         h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Participants table" }, h("table", { id: "parts-table" }, h("thead", {}, h("tr", {},
           h("th", { scope: "col", text: "Id" }), h("th", { scope: "col", text: "Name" }), h("th", { scope: "col", class: "hide-narrow", text: "Kind" }),

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from api.service.db import ServiceBase
+from api.service import events as _events, locks as _locks  # noqa: F401  (their tables are in the metadata)
 
 VERSION_TABLE = "alembic_version_service"
 

@@ -40,7 +40,7 @@ def _sse(e: Event) -> str:
 def recent(p: Reader, ctx: Ctx,
            after: Annotated[int, Query(ge=0, le=2**62, description="events with a larger id")] = 0,
            limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[EventOut]:
-    return [EventOut(id=e.id, type=e.type, data=e.data) for e in ctx.hub.recent(_channel(p), after)[:limit]]
+    return [EventOut(id=e.id, type=e.type, data=e.data) for e in ctx.hub.recent(_channel(p), after, limit)]
 
 
 @router.get("/events/stream", response_class=StreamingResponse,
@@ -53,16 +53,18 @@ def stream(
     last_event_id: Annotated[int | None, Header(ge=0, le=2**62)] = None,
 ) -> StreamingResponse:
     channel = _channel(p)
-    q, backlog = ctx.hub.subscribe(channel, max(after, last_event_id or 0))
+    start = max(after, last_event_id or 0)
+    q, backlog = ctx.hub.subscribe(channel, start)
 
     async def gen() -> AsyncIterator[str]:
         # Async and polling, so an open stream holds no worker thread (publishers run in worker threads).
-        sent = 0
+        sent, last = 0, start  # the backlog and the live queue may overlap: ids are sent once, in order
         now = time.monotonic()
         end, beat = now + timeout, now + KEEPALIVE_S
         try:
             yield ": ledgerclear event stream\n\n"
             for e in backlog:
+                last = e.id
                 yield _sse(e)
                 sent += 1
                 if limit is not None and sent >= limit:
@@ -76,6 +78,9 @@ def stream(
                         yield ": keep-alive\n\n"
                     await asyncio.sleep(POLL_S)
                     continue
+                if e.id <= last:
+                    continue
+                last = e.id
                 yield _sse(e)
                 sent += 1
                 if limit is not None and sent >= limit:

@@ -11,6 +11,7 @@ from api.service import eip712
 from api.service import instructions as svc
 from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Reader
+from api.service.evidence import chain_verified
 from api.service.schemas import Evidence, InstructionOut, InstructionSubmit, PageOf, SigningDomain
 from ledger.store import InstructionRow
 
@@ -69,11 +70,13 @@ def evidence(sid: ObjectId, p: Reader, ctx: Ctx) -> list[Evidence]:
         if row.instruction_id is not None:
             ids = list(s.scalars(select(SignedInstructionRow.id).where(
                 or_(SignedInstructionRow.id == row.id, SignedInstructionRow.instruction_id == row.instruction_id))))
-        sigs = s.scalars(select(SignatureRow).where(SignatureRow.signed_instruction_id.in_(ids))
-                         .order_by(SignatureRow.id))
+        sigs = list(s.scalars(select(SignatureRow).where(SignatureRow.signed_instruction_id.in_(ids))
+                              .order_by(SignatureRow.id)))
+        verified = chain_verified(ctx, sigs)
         return [Evidence(signed_instruction_id=g.signed_instruction_id, participant_id=g.participant_id,
-                         signer=g.signer, signature=g.signature, digest=g.digest, typed_data=g.typed_data)
-                for g in sigs]
+                         signer=g.signer, signature=g.signature, digest=g.digest, typed_data=g.typed_data,
+                         chain_verified=ok)
+                for g, ok in zip(sigs, verified, strict=True)]
 
 
 @router.post("/instructions/{sid}/authorise", response_model=InstructionOut)

@@ -115,7 +115,8 @@ def _decide(aid: ObjectId, p: OperatorAdmin, ctx: Ctx, approve: bool) -> Approva
                     ctx.onchain.set_status(row.address, _STATUS[status])
                 except LedgerError as exc:
                     raise ApiError(409, f"the registry refused: {exc}") from None
-            ctx.hub.publish([a.target], "participant.status", {"participant_id": a.target, "status": status})
+            ctx.hub.publish([a.target], "participant.status", {"participant_id": a.target, "status": status},
+                            session=s)
         return _a_out(a)
 
 

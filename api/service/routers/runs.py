@@ -1,14 +1,18 @@
-"""Settlement runs (operator): trigger one, list and read their figures."""
+"""Settlement runs (operator): trigger one, list and read their figures; a participant's own view of the
+day's runs (only its own instructions)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from api.service.deps import Ctx, ObjectId, OperatorAdmin, OperatorReader, Paging
+from api.service.deps import Ctx, ObjectId, OperatorAdmin, OperatorReader, Paging, ParticipantPath, Reader, own
 from api.service.errors import ApiError
-from api.service.runs import run_settlement
-from api.service.schemas import PageOf, RunIn, RunOut
+from api.service.runs import participant_runs, run_settlement
+from api.service.schemas import PageOf, ParticipantRunOut, RunIn, RunOut
 from ledger.errors import LedgerError
 from ledger.store import RunRow
 
@@ -46,3 +50,14 @@ def get_run(run_id: ObjectId, _: OperatorReader, ctx: Ctx) -> RunOut:
         if row is None:
             raise ApiError(404, "settlement run not found")
         return _out(row)
+
+
+@router.get("/participants/{pid}/settlement-runs", response_model=PageOf[ParticipantRunOut])
+def own_runs(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging,
+             date: Annotated[dt.date | None, Query(description="UTC date the runs started (default today)")] = None,
+             ) -> PageOf[ParticipantRunOut]:
+    """The day's settlement runs with counts of the participant's own instructions in each (never another's)."""
+    own(p, pid, "participant not found")
+    day = date or dt.datetime.now(dt.UTC).date()
+    rows = participant_runs(ctx, pid, day, pg.offset, pg.limit + 1)
+    return pg.of(rows, lambda r: r)
