@@ -15,6 +15,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import event_abi_to_log_topic, function_signature_to_4byte_selector
 
 from ledger.batch import BatchOutcome, Obligation, encode_batch, outcome_from_events
+from ledger.chain import checksum
 from ledger.deployment import Deployment
 from ledger.errors import ChainError, LedgerError
 
@@ -255,25 +256,28 @@ class OnChainLedger:
             out.extend(int(x) for x in supplies)
         return out
 
-    def holdings_touched(self) -> dict[int, set[str]]:
+    def holdings_touched(self, blocks_per_query: int = 64) -> dict[int, set[str]]:
         """Every (security -> accounts) pair whose balance ever changed, from the ledger's Transfer events.
 
         Any balance change emits a Transfer, so balances outside these pairs are zero: summing over them
         is a complete conservation check at the cost of the day's activity, not holders x securities.
+        Logs are read a few blocks at a time and only their indexed topics are kept (sender, receiver, id
+        are all indexed): a market day has millions of transfers, too many to hold as decoded logs at once.
         """
         transfer = next(e for e in self.d.ledger.abi if e.get("type") == "event" and e.get("name") == "Transfer")
         topic = "0x" + event_abi_to_log_topic(transfer).hex()  # type: ignore[arg-type]
-        raw = self.chain.w3.eth.get_logs({"address": self.d.ledger.address, "fromBlock": self.d.start_block,
-                                          "toBlock": "latest", "topics": [topic]})  # type: ignore[typeddict-item]
         out: dict[int, set[str]] = {}
-        for log in raw:
-            ev = self.chain.decoder.decode(log)
-            if ev is None:
-                continue
-            sid = int(ev.args["id"])
-            for who in (ev.args["sender"], ev.args["receiver"]):
-                if int(who, 16) != 0:
-                    out.setdefault(sid, set()).add(who)
+        last = self.chain.block_number
+        for start in range(self.d.start_block, last + 1, blocks_per_query):
+            raw = self.chain.w3.eth.get_logs({  # type: ignore[typeddict-item]
+                "address": self.d.ledger.address, "fromBlock": start,
+                "toBlock": min(start + blocks_per_query - 1, last), "topics": [topic]})
+            for log in raw:
+                _, sender, receiver, sid_topic = log["topics"]
+                holders = out.setdefault(int.from_bytes(bytes(sid_topic), "big"), set())
+                for who in (bytes(sender)[12:], bytes(receiver)[12:]):
+                    if any(who):
+                        holders.add(checksum("0x" + who.hex()))
         return out
 
     def conservation(self, holders: Sequence[str], security_ids: Iterable[int]) -> dict[str, bool]:

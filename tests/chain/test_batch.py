@@ -377,3 +377,21 @@ def test_batch_without_role(world: World, expect_revert) -> None:
 def test_chain_error_type(world: World) -> None:
     with pytest.raises(ChainError):
         world.ol.settle_batch([ob(world, 3, "B00001", "B00002", 9999, 1, 0)])
+
+
+def test_holdings_scan_reads_every_transfer_whatever_the_page_size(world: World) -> None:
+    """The conservation check's scan of Transfer logs, a few blocks per query, finds exactly the
+    (security, account) pairs the decoded logs of the whole range name."""
+    world.ol.settle_batch([ob(world, 1, "B00001", "B00002", 700, 100, 10_000),
+                           ob(world, 2, "B00002", "H00001", 388, 500, 77_700)])
+    world.ol.deposit(world.addr["B00004"], 5, 7)
+    world.ol.settle_batch([ob(world, 3, "B00004", "B00001", 5, 7, 700)])
+    reference: dict[int, set[str]] = {}
+    for e in world.ol.chain.logs([world.ol.d.ledger.address], world.ol.d.start_block):
+        if e.name == "Transfer":
+            for who in (e.args["sender"], e.args["receiver"]):
+                if int(who, 16):
+                    reference.setdefault(int(e.args["id"]), set()).add(who)
+    assert {5, 388, 700} <= set(reference)
+    for per_query in (1, 2, 1000):
+        assert world.ol.holdings_touched(blocks_per_query=per_query) == reference
