@@ -293,6 +293,11 @@ class Chain:
 
     @property
     def block_number(self) -> int:
+        tester = getattr(self.w3.provider, "ethereum_tester", None)
+        if tester is not None:
+            # Embedded: eth_blockNumber would build and serialise the whole latest block; its number is the
+            # pending block's less one (eth-tester's "latest").
+            return max(0, int(tester.backend.chain.get_block().number) - 1)
         return int(self.w3.eth.block_number)
 
     def _replay_failure(self, params: dict[str, Any], receipt: Receipt, call: Any) -> ChainError:

@@ -395,3 +395,13 @@ def test_holdings_scan_reads_every_transfer_whatever_the_page_size(world: World)
     assert {5, 388, 700} <= set(reference)
     for per_query in (1, 2, 1000):
         assert world.ol.holdings_touched(blocks_per_query=per_query) == reference
+
+
+def test_block_number_fast_path_agrees_with_the_node(world: World) -> None:
+    chain = world.ol.chain
+    seen = [(chain.block_number, int(chain.w3.eth.block_number))]
+    world.ol.deposit(world.addr["B00004"], 5, 1)
+    seen.append((chain.block_number, int(chain.w3.eth.block_number)))
+    world.ol.settle_batch([ob(world, 9, "B00004", "B00001", 5, 1, 100)])
+    seen.append((chain.block_number, int(chain.w3.eth.block_number)))
+    assert all(fast == rpc for fast, rpc in seen) and seen[0][0] < seen[1][0] < seen[2][0], seen
