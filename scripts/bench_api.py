@@ -14,6 +14,11 @@ Phases (each bounded by --seconds; every client stops by itself at the deadline)
    a unique nonce and sender reference, all signed BEFORE the phase (signing is not timed). Accepted = 201.
    Client 2k submits `deliver` and client 2k+1 the matching `receive`, in the same order, so they match.
 
+Options: `--backend anvil` serves with `--rpc` on an Anvil node, `--workers N` runs N worker processes,
+`--compare` measures 1 worker too in the same run and reports ratios, `--pg-admin-url` gives the service
+a fresh PostgreSQL database. `read_cpu_ms` / `submit_cpu_ms`: CPU seconds the service's processes used
+(/proc) per request, which a busy box distorts far less than latency.
+
 The per-caller rate limit is raised for the run (LEDGERCLEAR_RATE_PER_S/BURST): this measures the service,
 not the limiter. Clients are threads with one persistent HTTP/1.1 connection each (http.client: light on
 the client side, which shares the machine's cores with the service).
