@@ -123,7 +123,9 @@ def start_service(tmp: pathlib.Path, port: int, root: pathlib.Path | None = None
                         f"import bench_api; bench_api.prepare_db({url!r})"],
                        check=True, env=dict(os.environ, PYTHONPATH=str(root), BENCH_API_OTHER_ROOT="1"), cwd=root)
     env = dict(os.environ, LEDGERCLEAR_ADMIN_PASSWORD=ADMIN_PASSWORD, LEDGERCLEAR_RATE_PER_S="1000000",
-               LEDGERCLEAR_RATE_BURST="1000000")
+               LEDGERCLEAR_RATE_BURST="1000000",
+               # the service key in the run's directory (with a PostgreSQL database it would default to cwd)
+               LEDGERCLEAR_SECRET_KEY_FILE=str(tmp / "service.key"))
     log = tmp / "serve.log"
     exe = pathlib.Path(sys.executable).parent / "ledgerclear"
     cmd = [str(exe)] if exe.exists() and root is None else [sys.executable, "-c", "from api.cli import main; main()"]
