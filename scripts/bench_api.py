@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -241,6 +242,21 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
 
 
+def run_clients(m: Market, client: Callable[[int], None], clients: int, seconds: float,
+                start: threading.Barrier, deadline: list[float]) -> tuple[float, float]:
+    """Start one thread per client, release them together for `seconds`, wait for all: (wall s, service CPU s)."""
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    pids = service_pids(m.service_pid)
+    deadline[0] = time.perf_counter() + seconds
+    t0, c0 = time.perf_counter(), cpu_s(pids)
+    start.wait()
+    for t in threads:
+        t.join(seconds + 120)
+    return time.perf_counter() - t0, cpu_s(pids) - c0
+
+
 def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
     lat: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
@@ -263,16 +279,7 @@ def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
             k += 1
         c.close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    pids = service_pids(m.service_pid)
-    deadline[0] = time.perf_counter() + seconds
-    t0, c0 = time.perf_counter(), cpu_s(pids)
-    start.wait()
-    for t in threads:
-        t.join(seconds + 120)
-    wall, cpu = time.perf_counter() - t0, cpu_s(pids) - c0
+    wall, cpu = run_clients(m, client, clients, seconds, start, deadline)
     all_ms = [x * 1000 for xs in lat for x in xs]
     return {"p50_ms": round(pct(all_ms, 0.5), 2), "p99_ms": round(pct(all_ms, 0.99), 2),
             "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors),
@@ -311,16 +318,7 @@ def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: s
             exhausted[i] = True
         c.close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    pids = service_pids(m.service_pid)
-    deadline[0] = time.perf_counter() + seconds
-    t0, c0 = time.perf_counter(), cpu_s(pids)
-    start.wait()
-    for t in threads:
-        t.join(seconds + 120)
-    wall, cpu = time.perf_counter() - t0, cpu_s(pids) - c0
+    wall, cpu = run_clients(m, client, clients, seconds, start, deadline)
     ms = [x * 1000 for x in lat]
     return {"accepted": sum(accepted), "per_s": round(sum(accepted) / wall, 1), "refused": refused,
             "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 2),

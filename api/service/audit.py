@@ -42,7 +42,7 @@ def append(s: Session, actor: str, action: str, target: str, detail: dict[str, A
         # two worker processes never chain onto the same entry.
         s.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
                   .execution_options(synchronize_session=False))
-        head = s.get(AuditHeadRow, 1, with_for_update=True, populate_existing=True)
+        head = s.get(AuditHeadRow, 1, populate_existing=True)  # as just locked by the UPDATE
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
         row = AuditRow(seq=seq + 1, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=actor,
                        participant_id=participant_id, action=action, target=target,

@@ -31,7 +31,7 @@ def check(settings: Settings) -> None:
     if settings.deployment_file is None:
         raise WorkersError(f"--workers {settings.workers} needs --deployment FILE: every worker binds to the "
                            "same contracts (the file is written on the first start)")
-    if settings.db_url.startswith("sqlite") and settings.db_url in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+    if settings.db_url in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
         raise WorkersError("--workers needs a database file or server: an in-memory database is per process")
 
 
