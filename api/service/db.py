@@ -157,6 +157,15 @@ class ClientCertRow(ServiceBase):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AuthEpochRow(ServiceBase):
+    """One row (id 1): raised in the transaction of every change that can revoke or alter a credential, so
+    each worker process's authentication cache (deps.py) knows when to forget what it remembered."""
+
+    __tablename__ = "svc_auth_epoch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class SignedInstructionRow(ServiceBase):
     """One side of a settlement instruction as signed by its participant.
 

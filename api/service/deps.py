@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from api.service.context import ServiceContext
-from api.service.db import OPERATOR_GROUPS, ApiKeyRow, ClientCertRow, SessionRow, UserRow
+from api.service.db import OPERATOR_GROUPS, ApiKeyRow, AuthEpochRow, ClientCertRow, SessionRow, UserRow
 from api.service.errors import ApiError
 from api.service.schemas import PageOf
 from api.service.security import SecretKeyError, same, token_hash, totp_cipher
@@ -84,6 +89,156 @@ def _unauthenticated(message: str = "credentials required: a session token (Bear
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+# --- Authentication cache -----------------------------------------------------------------------------------
+# Looking a credential up costs an ORM transaction with one or two queries on every request. Each process
+# remembers the credentials that authenticated, but only while the database's auth epoch (one row of
+# svc_auth_epoch) is unchanged: every change that can revoke or alter a credential raises it in its own
+# transaction (bump_auth_epoch), so all worker processes forget at once when it commits. Only successes are
+# remembered (a new session, key or certificate is found by the lookup), keyed by the token's sha256 or the
+# certificate's fingerprint, never a secret in clear; expiry is still checked on every request.
+
+AUTH_CACHE_SIZE = 10_000  # entries per process and database; the least recently used go first
+_EPOCH_ID = 1
+_READ_EPOCH = select(AuthEpochRow.epoch).where(AuthEpochRow.id == _EPOCH_ID)
+_BUMP_EPOCH = (update(AuthEpochRow).where(AuthEpochRow.id == _EPOCH_ID)
+               .values(epoch=AuthEpochRow.epoch + 1).execution_options(synchronize_session=False))
+
+
+def bump_auth_epoch(s: Session) -> None:
+    """In the transaction of a change that can revoke or alter a credential: once it commits, every process's
+    authentication cache is void (deps.authenticate reads the epoch first on each request)."""
+    res = s.execute(_BUMP_EPOCH)
+    if getattr(res, "rowcount", 1) != 1:
+        raise RuntimeError("auth epoch row is missing: the service schema is not migrated")
+
+
+def auth_epoch(engine: Engine) -> int:
+    """The current auth epoch: one Core query on a pooled connection (no ORM session)."""
+    with engine.connect() as conn:
+        value = conn.execute(_READ_EPOCH).scalar()
+    if value is None:
+        raise RuntimeError("auth epoch row is missing: the service schema is not migrated")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    epoch: int  # read before the lookup: valid only while the database still has this epoch
+    principal: Principal
+    until: dt.datetime | None  # a session's expires_at or a certificate's not_after (aware)
+
+
+class AuthCache:
+    """Bounded LRU of credentials that authenticated (thread-safe: sync dependencies run in a thread pool)."""
+
+    def __init__(self, max_entries: int = AUTH_CACHE_SIZE) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Remembered] = OrderedDict()
+        self._epoch: int | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str, epoch: int) -> Remembered | None:
+        with self._lock:
+            if epoch != self._epoch:  # the epoch moved: nothing remembered is valid any more
+                self._entries.clear()
+                self._epoch = epoch
+                return None
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: str, entry: Remembered) -> None:
+        with self._lock:
+            if entry.epoch != self._epoch:  # read under an epoch the cache has left: stale already
+                return
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+_CACHES: weakref.WeakKeyDictionary[Engine, AuthCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def auth_cache(engine: Engine) -> AuthCache:
+    """The cache of this process for the database behind `engine`."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = AuthCache()
+        return cache
+
+
+Lookup = Callable[[Session, dt.datetime], tuple[Principal, dt.datetime | None]]  # raises the 401 itself
+
+
+def _authenticated(request: Request, ctx: ServiceContext, key: str, now: dt.datetime, expired: str,
+                   lookup: Lookup) -> Principal:
+    """The principal behind credential `key`: remembered under the current epoch, else looked up."""
+    cache = auth_cache(ctx.engine)
+    epoch = auth_epoch(ctx.engine)  # first: a revocation committed after this read leaves a newer epoch
+    hit = cache.get(key, epoch)
+    if hit is None:
+        with ctx.session() as s:
+            p, until = lookup(s, now)
+        hit = Remembered(epoch, p, until)
+        cache.put(key, hit)
+    elif hit.until is not None and hit.until <= now:
+        cache.drop(key)
+        raise _unauthenticated(expired)
+    request.state.principal = hit.principal  # for the audit of refused requests
+    return hit.principal
+
+
+_SESSION_REFUSED = "session token unknown, expired or signed out"
+_KEY_REFUSED = "API key unknown or revoked"
+_CERT_REFUSED = "client certificate not registered, revoked or expired"
+
+
+def _session_lookup(hashed: str) -> Lookup:
+    def lookup(s: Session, now: dt.datetime) -> tuple[Principal, dt.datetime | None]:
+        sess = s.scalar(select(SessionRow).where(SessionRow.token_hash == hashed))
+        if sess is None or sess.revoked_at is not None or aware(sess.expires_at) <= now:
+            raise _unauthenticated(_SESSION_REFUSED)
+        user = s.get(UserRow, sess.user_id)
+        if user is None or not user.active:
+            raise _unauthenticated("user disabled")
+        p = Principal("user", user.id, user.username, user.participant_id, frozenset(user.groups), sess.id)
+        return p, aware(sess.expires_at)
+
+    return lookup
+
+
+def _key_lookup(key_id: str, secret: str) -> Lookup:
+    def lookup(s: Session, _: dt.datetime) -> tuple[Principal, dt.datetime | None]:
+        key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id))
+        if key is not None and key.active and same(key.secret_hash, token_hash(secret)):
+            return Principal("api_key", key.id, key.key_id, key.participant_id, frozenset(key.groups)), None
+        raise _unauthenticated(_KEY_REFUSED)
+
+    return lookup
+
+
+def _cert_lookup(fp: str) -> Lookup:
+    def lookup(s: Session, now: dt.datetime) -> tuple[Principal, dt.datetime | None]:
+        row = s.scalar(select(ClientCertRow).where(ClientCertRow.fingerprint == fp))
+        if row is not None and row.active and (row.not_after is None or aware(row.not_after) > now):
+            p = Principal("client_cert", row.id, fp[:16], row.participant_id, frozenset(row.groups))
+            return p, aware(row.not_after) if row.not_after is not None else None
+        raise _unauthenticated(_CERT_REFUSED)
+
+    return lookup
+
+
 def authenticate(
     request: Request,
     ctx: Ctx,
@@ -92,36 +247,19 @@ def authenticate(
 ) -> Principal:
     now = dt.datetime.now(dt.UTC)
     if bearer is not None and bearer.credentials:
-        with ctx.session() as s:
-            sess = s.scalar(select(SessionRow).where(SessionRow.token_hash == token_hash(bearer.credentials)))
-            if sess is None or sess.revoked_at is not None or aware(sess.expires_at) <= now:
-                raise _unauthenticated("session token unknown, expired or signed out")
-            user = s.get(UserRow, sess.user_id)
-            if user is None or not user.active:
-                raise _unauthenticated("user disabled")
-            p = Principal("user", user.id, user.username, user.participant_id, frozenset(user.groups), sess.id)
-            request.state.principal = p  # for the audit of refused requests
-            return p
+        hashed = token_hash(bearer.credentials)
+        return _authenticated(request, ctx, f"session:{hashed}", now, _SESSION_REFUSED, _session_lookup(hashed))
     if api_key:
         parts = api_key.split("_", 2)
         if len(parts) == 3 and parts[0] == "lck":
-            with ctx.session() as s:
-                key = s.scalar(select(ApiKeyRow).where(ApiKeyRow.key_id == parts[1]))
-                if key is not None and key.active and same(key.secret_hash, token_hash(parts[2])):
-                    p = Principal("api_key", key.id, key.key_id, key.participant_id, frozenset(key.groups))
-                    request.state.principal = p
-                    return p
-        raise _unauthenticated("API key unknown or revoked")
+            # keyed by the hash of the whole key: a hit means this exact key and secret passed the check
+            return _authenticated(request, ctx, f"api_key:{token_hash(api_key)}", now, _KEY_REFUSED,
+                                  _key_lookup(parts[1], parts[2]))
+        raise _unauthenticated(_KEY_REFUSED)
     cert = peer_certificate(request)  # verified against the client CA by the TLS layer (api/service/tls.py)
     if cert is not None:
         fp = fingerprint(cert)
-        with ctx.session() as s:
-            row = s.scalar(select(ClientCertRow).where(ClientCertRow.fingerprint == fp))
-            if row is not None and row.active and (row.not_after is None or aware(row.not_after) > now):
-                p = Principal("client_cert", row.id, fp[:16], row.participant_id, frozenset(row.groups))
-                request.state.principal = p
-                return p
-        raise _unauthenticated("client certificate not registered, revoked or expired")
+        return _authenticated(request, ctx, f"client_cert:{fp}", now, _CERT_REFUSED, _cert_lookup(fp))
     raise _unauthenticated()
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,23 @@ def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> Instructio
         settlement_date=row.settlement_date, sender_reference=row.sender_reference, status=status, reason=reason,
         instruction_id=row.instruction_id, input_by=row.input_by, authorised_by=row.authorised_by,
         cancel_requested=row.cancel_requested, tx_hash=tx)
+
+
+def view_row(r: Row[Any]) -> InstructionOut:
+    """`view` from a Core row (lists: no ORM objects): the SignedInstructionRow columns under their own names,
+    and the joined ledger instruction's id, state, reason and tx_hash as ledger_id, ledger_state,
+    ledger_reason and ledger_tx_hash (None when there is none)."""
+    status = r.status
+    reason: str | None = r.reason if r.status == "unmatched" else None
+    tx: str | None = None
+    if r.status == "matched" and r.ledger_id is not None:
+        status, reason, tx = r.ledger_state, r.ledger_reason, r.ledger_tx_hash
+    return InstructionOut(
+        id=r.id, participant_id=r.participant_id, counterparty_id=r.counterparty_id, direction=r.direction,
+        security_code=r.security_code, quantity=r.quantity, amount_cents=r.amount_cents, currency=r.currency,
+        settlement_date=r.settlement_date, sender_reference=r.sender_reference, status=status, reason=reason,
+        instruction_id=r.instruction_id, input_by=r.input_by, authorised_by=r.authorised_by,
+        cancel_requested=r.cancel_requested, tx_hash=tx)
 
 
 def _ledger_row(s: Session, row: SignedInstructionRow) -> InstructionRow | None:

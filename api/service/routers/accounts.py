@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from api.service.context import ServiceContext
 from api.service.deps import Ctx, Paging, ParticipantPath, Reader, own
 from api.service.errors import ApiError
 from api.service.schemas import Balances, CashBalance, PageOf, SecurityBalance
@@ -12,29 +13,41 @@ from ledger.store import ParticipantRow, SecurityRow
 
 router = APIRouter(tags=["accounts"])
 _BULK_PAIRS = 2000  # at most this many (participant, security) pairs per bulk read on a cache miss
+_SECURITIES = select(SecurityRow.code, SecurityRow.token_id).order_by(SecurityRow.code)
+
+
+def _account(ctx: ServiceContext, pid: str) -> tuple[str, list[tuple[str, int]]]:
+    """The participant's address and the listed securities (code, token id) by code. Core selects, no ORM
+    objects; the address is remembered (it never changes), the securities are read afresh each time because
+    the ledger store may list one at any moment."""
+    address = ctx.known_addresses.get(pid)
+    with ctx.engine.connect() as conn:
+        if address is None:
+            address = conn.execute(select(ParticipantRow.address).where(ParticipantRow.id == pid)).scalar()
+            if address is None:
+                raise ApiError(404, "account not found")
+            ctx.known_addresses[pid] = address
+        secs = [(code, token) for code, token in conn.execute(_SECURITIES)]
+    return address, secs
 
 
 @router.get("/accounts/{pid}/balances", response_model=Balances)
 def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Balances:
     """Cash per currency and non-zero security holdings (paged over the listed securities)."""
     own(p, pid, "account not found")
-    with ctx.session() as s:
-        part = s.get(ParticipantRow, pid)
-        if part is None:
-            raise ApiError(404, "account not found")
-        secs = list(s.scalars(select(SecurityRow).order_by(SecurityRow.code)))
-    tokens = tuple(r.token_id for r in secs)
+    address, secs = _account(ctx, pid)
+    tokens = tuple(token for _, token in secs)
 
-    def key(address: str) -> tuple[str, str, tuple[int, ...]]:
-        return ("balances", address, tokens)
+    def key(addr: str) -> tuple[str, str, tuple[int, ...]]:
+        return ("balances", addr, tokens)
 
     def read() -> tuple[list[int], list[int]]:
         # A miss means the chain has moved on (or a first read): read every participant's balances in the
         # same few bulk calls (one per currency, one for the holdings), so the others' next reads are hits.
         with ctx.session() as s2:
             others = [a for a in s2.scalars(select(ParticipantRow.address).order_by(ParticipantRow.id))
-                      if a != part.address]
-        addresses = [part.address, *others][:max(1, min(_BULK_PAIRS, _BULK_PAIRS // max(1, len(tokens))))]
+                      if a != address]
+        addresses = [address, *others][:max(1, min(_BULK_PAIRS, _BULK_PAIRS // max(1, len(tokens))))]
         cash = [ctx.onchain.cash_balances(c, addresses) for c in ctx.deployment.currencies]
         qty = ctx.onchain.security_balances([(a, t) for a in addresses for t in tokens]) if tokens else []
         n = len(tokens)
@@ -44,10 +57,10 @@ def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Balances:
 
     with ctx.chain_lock:  # at the current block (the cache forgets everything once a block is added)
         block = ctx.deployment.chain.block_number
-        cents, qty = ctx.chain_reads.get(block, key(part.address), read)
+        cents, qty = ctx.chain_reads.get(block, key(address), read)
     cash = [CashBalance(currency=c, cents=v) for c, v in zip(ctx.deployment.currencies, cents, strict=True)]
-    held = [SecurityBalance(security_code=r.code, quantity=q) for r, q in zip(secs, qty, strict=True) if q]
+    held = [SecurityBalance(security_code=code, quantity=q) for (code, _), q in zip(secs, qty, strict=True) if q]
     chunk = held[pg.offset:pg.offset + pg.limit]
     nxt = pg.offset + pg.limit if len(held) > pg.offset + pg.limit else None
-    return Balances(participant_id=pid, address=part.address, cash=cash,
+    return Balances(participant_id=pid, address=address, cash=cash,
                     securities=PageOf(items=chunk, next_offset=nxt))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from api.service import audit
 from api.service.db import ClientCertRow
-from api.service.deps import Administrator, Ctx, Paging, aware
+from api.service.deps import Administrator, Ctx, Paging, aware, bump_auth_epoch
 from api.service.errors import ApiError
 from api.service.routers.users import _check_groups, _manageable, _target_scope
 from api.service.schemas import GroupName, PageOf, ParticipantId, Strict
@@ -154,5 +154,6 @@ def revoke_cert(fp: Fingerprint, p: Administrator, ctx: Ctx) -> Response:
         if row is None or not _manageable(p, row.participant_id):
             raise ApiError(404, "client certificate not found")
         row.active = False
+        bump_auth_epoch(s)
         audit.append(s, p.actor, "client_cert.revoked", f"cert:{fp[:16]}", {}, row.participant_id)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from api.service import audit
 from api.service.db import SessionRow, UserRow
-from api.service.deps import Caller, Ctx, aware
+from api.service.deps import Caller, Ctx, aware, bump_auth_epoch
 from api.service.errors import ApiError
 from api.service.schemas import Me, SessionOut, SignIn
 from api.service.security import DUMMY_HASH, new_token, token_hash, verify_password, verify_totp
@@ -58,6 +58,7 @@ def sign_out(p: Caller, ctx: Ctx) -> Response:
         row = s.get(SessionRow, p.session_id)
         if row is not None and row.revoked_at is None:
             row.revoked_at = dt.datetime.now(dt.UTC)
+            bump_auth_epoch(s)  # other processes may remember this session
         audit.append(s, p.actor, "session.revoked", f"session:{p.session_id}", {}, p.participant_id)
     return Response(status_code=204)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.service import audit
 from api.service.db import OPERATOR_GROUPS, PARTICIPANT_GROUPS, ApiKeyRow, GroupRow, SessionRow, UserRow
-from api.service.deps import Administrator, Caller, Ctx, ObjectId, Paging, Principal
+from api.service.deps import Administrator, Caller, Ctx, ObjectId, Paging, Principal, bump_auth_epoch
 from api.service.errors import ApiError
 from api.service.schemas import (
     ApiKeyCreated, ApiKeyIn, ApiKeyOut, GroupOut, PageOf, UserCreated, UserIn, UserOut, UserPatch,
@@ -127,6 +127,8 @@ def patch_user(user_id: ObjectId, body: UserPatch, p: Administrator, ctx: Ctx) -
             if not body.active:  # disabling signs the user out everywhere
                 s.execute(update(SessionRow).where(SessionRow.user_id == u.id, SessionRow.revoked_at.is_(None))
                           .values(revoked_at=dt.datetime.now(dt.UTC)))
+        if change:  # groups and `active` are part of every remembered principal of this user
+            bump_auth_epoch(s)
         audit.append(s, p.actor, "user.changed", f"user:{u.username}", change, u.participant_id)
         return _user_out(u)
 
@@ -163,5 +165,6 @@ def revoke_key(key_id: str, p: Administrator, ctx: Ctx) -> Response:
         if k is None or not _manageable(p, k.participant_id):
             raise ApiError(404, "API key not found")
         k.active = False
+        bump_auth_epoch(s)
         audit.append(s, p.actor, "api_key.revoked", f"key:{key_id}", {}, k.participant_id)
     return Response(status_code=204)
