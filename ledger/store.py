@@ -237,10 +237,23 @@ class Store:
 
     def add_instruction_in(self, s: Session, item: NewInstruction, state: str = "pending") -> int:
         """Add one instruction inside the caller's transaction `s`; `item.id` 0 takes the next free id."""
-        iid = item.id or int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1
+        return self.add_instructions_in(s, [item], state)[0]
+
+    def add_instructions_in(self, s: Session, items: Sequence[NewInstruction], state: str = "pending") -> list[int]:
+        """Add instructions inside the caller's transaction `s` in one statement; an `id` of 0 takes the next
+        free id (in order). Their ids."""
+        if not items:
+            return []
+        free = int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1 if any(not i.id for i in items) else 0
+        ids: list[int] = []
+        for item in items:
+            ids.append(item.id or free)
+            free += 0 if item.id else 1
+        now = _now()
         s.execute(insert(InstructionRow), [{**item.__dict__, "id": iid, "state": state, "settled_quantity": 0,
-                                            "settled_amount": 0, "updated_at": _now()}])
-        return iid
+                                            "settled_amount": 0, "updated_at": now}
+                                           for item, iid in zip(items, ids, strict=True)])
+        return ids
 
     def transition(self, iid: int, from_states: Sequence[str], to_state: str,
                    session: Session | None = None) -> bool:

@@ -9,7 +9,10 @@ clients 2k and 2k+1 are counterparties) and gives each an API key with `inputter
 
 Phases (each bounded by --seconds; every client stops by itself at the deadline):
 1. reads, 1 client then N clients: alternately GET /v1/instructions?limit=20 (own list) and
-   GET /v1/accounts/{own}/balances (from chain). Latency per request, p50/p99.
+   GET /v1/accounts/{own}/balances (from chain). Latency per request, p50/p99. Closed loop: each client
+   sends its next request as soon as it has the answer, so with N clients latency is N / throughput.
+   After the submissions, the reads again, closed loop and then paced (`--read-rate`, offered by the N
+   clients together, latency counted from each request's scheduled time).
 2. submissions, 1 client then N clients: POST /v1/instructions, each a fresh EIP-712-signed instruction with
    a unique nonce and sender reference, all signed BEFORE the phase (signing is not timed). Accepted = 201.
    Client 2k submits `deliver` and client 2k+1 the matching `receive`, in the same order, so they match.
@@ -257,11 +260,16 @@ def run_clients(m: Market, client: Callable[[int], None], clients: int, seconds:
     return time.perf_counter() - t0, cpu_s(pids) - c0
 
 
-def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
+def run_reads(m: Market, clients: int, seconds: float, rate: float = 0.0) -> dict[str, Any]:
+    """Closed loop (rate 0: each client sends its next request as soon as the last is answered), or paced:
+    together the clients offer `rate` requests per second, each on its own schedule, and latency is counted
+    from the scheduled send time (a late answer also delays the next send; counting from the schedule keeps
+    that delay in the figures)."""
     lat: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     start = threading.Barrier(clients + 1)
     deadline = [0.0]
+    interval = clients / rate if rate > 0 else 0.0
 
     def client(i: int) -> None:
         pid = m.pids[i]
@@ -270,20 +278,25 @@ def run_reads(m: Market, clients: int, seconds: float) -> dict[str, Any]:
         c.request("GET", paths[0])  # connect
         start.wait()
         k = i
+        due = time.perf_counter() + interval * i / clients  # spread the clients over one interval
         while time.perf_counter() < deadline[0]:
-            t0 = time.perf_counter()
+            if interval:
+                time.sleep(max(0.0, due - time.perf_counter()))
+            t0 = due if interval else time.perf_counter()
             st, _ = c.request("GET", paths[k % 2])
             lat[i].append(time.perf_counter() - t0)
             if st != 200:
                 errors[i] += 1
             k += 1
+            due += interval
         c.close()
 
     wall, cpu = run_clients(m, client, clients, seconds, start, deadline)
     all_ms = [x * 1000 for xs in lat for x in xs]
     return {"p50_ms": round(pct(all_ms, 0.5), 2), "p99_ms": round(pct(all_ms, 0.99), 2),
             "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors),
-            "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(all_ms)), 2)}
+            "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(all_ms)), 2),
+            **({"offered_per_s": rate} if rate else {})}
 
 
 def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: str) -> dict[str, Any]:
@@ -356,6 +369,9 @@ def measure(a: argparse.Namespace, n: int, workers: int, say: Any) -> dict[str, 
             say(f"submissions, {n} clients: {sn}")
             rn2 = run_reads(m, n, a.seconds / 3)
             say(f"reads after submissions ({n} clients, lists now hold instructions): {rn2}")
+            paced = run_reads(m, n, a.seconds / 2, a.read_rate) if a.read_rate > 0 else None
+            if paced is not None:
+                say(f"paced reads ({n} clients offering {a.read_rate:g}/s together): {paced}")
         finally:
             stop_service(proc)
     return {"clients": n, "read_p50_ms": rn["p50_ms"], "read_p99_ms": rn["p99_ms"],
@@ -367,7 +383,9 @@ def measure(a: argparse.Namespace, n: int, workers: int, say: Any) -> dict[str, 
             "submit_clients_out_of_presigned": sn["clients_out_of_presigned"],
             "single_read_p50_ms": r1["p50_ms"], "single_read_p99_ms": r1["p99_ms"],
             "pair_submissions_per_s": single_sub["per_s"], "pair_submit_p50_ms": single_sub["p50_ms"],
-            "read_p50_ms_after_submissions": rn2["p50_ms"], "read_p99_ms_after_submissions": rn2["p99_ms"]}
+            "read_p50_ms_after_submissions": rn2["p50_ms"], "read_p99_ms_after_submissions": rn2["p99_ms"],
+            **({"paced_read_offered_per_s": a.read_rate, "paced_reads_per_s": paced["per_s"],
+                "paced_read_p50_ms": paced["p50_ms"], "paced_read_p99_ms": paced["p99_ms"]} if paced else {})}
 
 
 def main() -> None:
@@ -384,6 +402,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="serve --workers (more than 1 needs --backend anvil)")
     ap.add_argument("--compare", action="store_true",
                     help="also measure 1 worker (same chain and database kind) in this run; report ratios")
+    ap.add_argument("--read-rate", type=float, default=100.0,
+                    help="also measure reads paced at this many per second from all clients together (0: skip); "
+                         "the headline read figures stay closed-loop")
     ap.add_argument("--pg-admin-url", default=None,
                     help="PostgreSQL URL that may CREATE DATABASE: the service gets a fresh database there")
     a = ap.parse_args()

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,9 +34,27 @@ def _entry(row: AuditRow) -> dict[str, Any]:
             "action": row.action, "target": row.target, "detail": row.detail}
 
 
+@dataclass(frozen=True)
+class Entry:
+    """What one audit entry records (its sequence number, time and hashes are given when it is appended)."""
+
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any] | None = None
+    participant_id: str | None = None
+
+
 def append(s: Session, actor: str, action: str, target: str, detail: dict[str, Any] | None = None,
            participant_id: str | None = None) -> AuditRow:
     """Append one entry inside the caller's transaction (so the entry commits with the change it records)."""
+    return append_many(s, [Entry(actor, action, target, detail, participant_id)])[0]
+
+
+def append_many(s: Session, entries: Sequence[Entry]) -> list[AuditRow]:
+    """Append `entries`, in order, inside the caller's transaction: the head is locked, read and moved once."""
+    if not entries:
+        return []
     with _LOCK:
         # Write the head row first: that takes the lock before it is read (PostgreSQL: the row; SQLite: the
         # database write lock, since SQLite's driver would otherwise read it outside the transaction), so
@@ -44,17 +63,21 @@ def append(s: Session, actor: str, action: str, target: str, detail: dict[str, A
                   .execution_options(synchronize_session=False))
         head = s.get(AuditHeadRow, 1, populate_existing=True)  # as just locked by the UPDATE
         seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-        row = AuditRow(seq=seq + 1, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=actor,
-                       participant_id=participant_id, action=action, target=target,
-                       detail=json.loads(canonical(detail or {})), prev_hash=prev, hash="")
-        row.hash = entry_hash(prev, _entry(row))
-        s.add(row)
+        rows = []
+        for e in entries:
+            seq += 1
+            row = AuditRow(seq=seq, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=e.actor,
+                           participant_id=e.participant_id, action=e.action, target=e.target,
+                           detail=json.loads(canonical(e.detail or {})), prev_hash=prev, hash="")
+            row.hash = prev = entry_hash(prev, _entry(row))
+            rows.append(row)
+        s.add_all(rows)
         if head is None:
-            s.add(AuditHeadRow(id=1, seq=row.seq, hash=row.hash))
+            s.add(AuditHeadRow(id=1, seq=seq, hash=prev))
         else:
-            head.seq, head.hash = row.seq, row.hash
+            head.seq, head.hash = seq, prev
         s.flush()
-        return row
+        return rows
 
 
 @dataclass(frozen=True)

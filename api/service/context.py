@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.service import migrate as service_migrate
 from api.service.events import EventHub
+from api.service.group_commit import GroupCommitter
 from api.service.settings import Settings
 from ledger import migrate as ledger_migrate
 from ledger.chain import Chain, ChainConfig
@@ -88,6 +89,8 @@ class ServiceContext:
     # entries only; a participant's status is always read afresh.
     known_addresses: dict[str, str] = field(default_factory=dict)
     known_securities: set[str] = field(default_factory=set)
+    # submissions stored in batches, one transaction each (api/service/instructions.py makes it on first use)
+    submissions: GroupCommitter[Any, Any] | None = None
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -6,10 +6,12 @@ Primary type `SettlementInstruction` with the fields of `INSTRUCTION_TYPE` (orde
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_utils.crypto import keccak
 
 DOMAIN_NAME = "ledgerclear"
 DOMAIN_VERSION = "1"
@@ -61,8 +63,6 @@ def typed_data(fields: dict[str, Any], chain_id: int, verifying_contract: str) -
 
 
 def digest(data: dict[str, Any]) -> str:
-    from eth_utils.crypto import keccak
-
     m = encode_typed_data(full_message=data)
     return "0x" + keccak(b"\x19" + m.version + m.header + m.body).hex()
 
@@ -72,13 +72,53 @@ def sign(data: dict[str, Any], private_key: bytes | str) -> str:
     return "0x" + bytes(signed.signature).hex()
 
 
+def _type_string(name: str, fields: list[dict[str, str]]) -> bytes:
+    members = ",".join(f"{f['type']} {f['name']}" for f in fields)
+    return f"{name}({members})".encode()
+
+
+_DOMAIN_TYPEHASH = keccak(_type_string("EIP712Domain", DOMAIN_TYPE))
+_INSTRUCTION_TYPEHASH = keccak(_type_string(PRIMARY_TYPE, INSTRUCTION_TYPE))
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_separator(chain_id: int, verifying_contract: str) -> bytes:
+    return keccak(_DOMAIN_TYPEHASH + keccak(DOMAIN_NAME.encode()) + keccak(DOMAIN_VERSION.encode())
+                  + chain_id.to_bytes(32, "big") + bytes.fromhex(verifying_contract[2:]).rjust(32, b"\0"))
+
+
+def instruction_digest(data: dict[str, Any]) -> bytes:
+    """The EIP-712 digest of `data` as made by `typed_data` (our one primary type, its fields all `string` or
+    `uint256`), encoded directly: the same bytes as eth-account's general encoder (tested), at a fraction of
+    its cost; any other typed data goes to that encoder."""
+    if data.get("types") != {"EIP712Domain": DOMAIN_TYPE, PRIMARY_TYPE: INSTRUCTION_TYPE} \
+            or data.get("primaryType") != PRIMARY_TYPE:
+        m = encode_typed_data(full_message=data)
+        return keccak(b"\x19" + m.version + m.header + m.body)
+    d, msg = data["domain"], data["message"]
+    if d.get("name") != DOMAIN_NAME or d.get("version") != DOMAIN_VERSION or set(d) != _DOMAIN_KEYS:
+        m = encode_typed_data(full_message=data)
+        return keccak(b"\x19" + m.version + m.header + m.body)
+    parts = [_INSTRUCTION_TYPEHASH]
+    for f in INSTRUCTION_TYPE:
+        v = msg[f["name"]]
+        if f["type"] == "string":
+            parts.append(keccak(str(v).encode()))
+        else:
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**256:
+                raise ValueError(f"{f['name']} must be an unsigned 256-bit integer")
+            parts.append(v.to_bytes(32, "big"))
+    return keccak(b"\x19\x01" + _domain_separator(int(d["chainId"]), str(d["verifyingContract"]))
+                  + keccak(b"".join(parts)))
+
+
+_DOMAIN_KEYS = {"name", "version", "chainId", "verifyingContract"}
+
+
 def recover_with_digest(data: dict[str, Any], signature: str) -> tuple[str, str]:
     """(signer, digest) of `data` with one encoding of the typed data (the same as `recover` and `digest`);
     raises ValueError on a malformed signature."""
-    from eth_utils.crypto import keccak
-
-    m = encode_typed_data(full_message=data)
-    h = keccak(b"\x19" + m.version + m.header + m.body)
+    h = instruction_digest(data)
     try:
         signer = str(Account._recover_hash(h, signature=signature))  # type: ignore[arg-type]
     except Exception as exc:  # eth-keys raises several types for bad signatures

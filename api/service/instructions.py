@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,8 @@ from api.service.context import ServiceContext
 from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.deps import Principal
 from api.service.errors import ApiError
-from api.service.schemas import InstructionOut, InstructionSubmit
+from api.service.group_commit import GroupCommitter
+from api.service.schemas import InstructionOut, InstructionSubmit, SignedFields
 from ledger.errors import LedgerError
 from ledger.si_matching import Direction, Matched, Payment, SettlementInstruction, SiBook, Unmatched
 from ledger.store import InstructionRow, ParticipantRow, SecurityRow
@@ -45,39 +47,38 @@ class Notice:
 
 def _publish(ctx: ServiceContext, s: Session, notices: Sequence[Notice]) -> None:
     """Last in the transaction (the events lock is taken after any other), so the events commit with it."""
-    for n in notices:
-        ctx.hub.publish(n.participants, n.type, n.data, session=s)
+    ctx.hub.publish_many([(n.participants, n.type, n.data) for n in notices], session=s)
 
 
-def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> InstructionOut:
-    status = row.status
-    reason: str | None = row.reason if row.status == "unmatched" else None
-    tx: str | None = None
-    if row.status == "matched" and ledger is not None:
-        status, reason, tx = ledger.state, ledger.reason, ledger.tx_hash
-    return InstructionOut(
-        id=row.id, participant_id=row.participant_id, counterparty_id=row.counterparty_id, direction=row.direction,
-        security_code=row.security_code, quantity=row.quantity, amount_cents=row.amount_cents, currency=row.currency,
-        settlement_date=row.settlement_date, sender_reference=row.sender_reference, status=status, reason=reason,
-        instruction_id=row.instruction_id, input_by=row.input_by, authorised_by=row.authorised_by,
-        cancel_requested=row.cancel_requested, tx_hash=tx)
-
-
-def view_row(r: Row[Any]) -> InstructionOut:
-    """`view` from a Core row (lists: no ORM objects): the SignedInstructionRow columns under their own names,
-    and the joined ledger instruction's id, state, reason and tx_hash as ledger_id, ledger_state,
-    ledger_reason and ledger_tx_hash (None when there is none)."""
+def _out(r: Any, ledger_state: str | None, ledger_reason: str | None, ledger_tx: str | None) -> InstructionOut:
+    """The API view of side `r` (any object with the SignedInstructionRow attributes); once matched, its
+    status is the ledger instruction's state (`ledger_state` None: no ledger instruction found)."""
     status = r.status
     reason: str | None = r.reason if r.status == "unmatched" else None
     tx: str | None = None
-    if r.status == "matched" and r.ledger_id is not None:
-        status, reason, tx = r.ledger_state, r.ledger_reason, r.ledger_tx_hash
+    if r.status == "matched" and ledger_state is not None:
+        status, reason, tx = ledger_state, ledger_reason, ledger_tx
     return InstructionOut(
         id=r.id, participant_id=r.participant_id, counterparty_id=r.counterparty_id, direction=r.direction,
         security_code=r.security_code, quantity=r.quantity, amount_cents=r.amount_cents, currency=r.currency,
         settlement_date=r.settlement_date, sender_reference=r.sender_reference, status=status, reason=reason,
         instruction_id=r.instruction_id, input_by=r.input_by, authorised_by=r.authorised_by,
         cancel_requested=r.cancel_requested, tx_hash=tx)
+
+
+def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> InstructionOut:
+    if ledger is None:
+        return _out(row, None, None, None)
+    return _out(row, ledger.state, ledger.reason, ledger.tx_hash)
+
+
+def view_row(r: Row[Any]) -> InstructionOut:
+    """`view` from a Core row (lists: no ORM objects): the SignedInstructionRow columns under their own names,
+    and the joined ledger instruction's id, state, reason and tx_hash as ledger_id, ledger_state,
+    ledger_reason and ledger_tx_hash (None when there is none)."""
+    if r.ledger_id is None:
+        return _out(r, None, None, None)
+    return _out(r, r.ledger_state, r.ledger_reason, r.ledger_tx_hash)
 
 
 def _ledger_row(s: Session, row: SignedInstructionRow) -> InstructionRow | None:
@@ -132,6 +133,8 @@ def _registered_address(ctx: ServiceContext, pid: str) -> str | None:
 
 
 def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> InstructionOut:
+    """Check a signed side (outside any lock: the signature is recovered in the request's own thread), then
+    store it with whatever other submissions are waiting, in one transaction (group commit)."""
     f = body.instruction
     if p.participant_id is None:
         raise ApiError(403, "the operator does not submit settlement instructions")
@@ -154,51 +157,127 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
     except ValueError as exc:
         raise ApiError(422, str(exc), code="bad_signature", field="signature") from None
     address = _registered_address(ctx, f.participant_id)
-    if address is not None and signer.lower() != address.lower():  # refused before taking the lock
+    if address is not None and signer.lower() != address.lower():  # refused before it is queued
         raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
                        code="bad_signature", field="signature")
-    notices: list[Notice] = []
     try:
-        with _MATCH_LOCK, ctx.session() as s:  # the authoritative checks, in the storing transaction
-            locks.hold(s, locks.MATCHING)
-            me = _validate_refs(s, ctx, f.participant_id, f)
-            if signer.lower() != me.address.lower():
-                raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
-                               code="bad_signature", field="signature")
-            clash = s.scalar(select(SignedInstructionRow).where(
-                SignedInstructionRow.participant_id == f.participant_id,
-                (SignedInstructionRow.nonce == str(f.nonce))
-                | (SignedInstructionRow.sender_reference == f.sender_reference)))
-            if clash is not None:
-                what = "nonce" if clash.nonce == str(f.nonce) else "sender_reference"
-                raise ApiError(409, f"{what} already used by instruction {clash.id}: replay refused",
-                               code="replay", field=f"instruction.{what}")
+        return _submissions(ctx).submit(Checked(p, f, body.signature, signer, digest, data))
+    except IntegrityError as exc:  # stored on its own and still refused by the database: nothing was stored
+        if "svc_signed_instructions" in str(exc.orig) or "uq_si_" in str(exc.orig):
+            raise ApiError(409, "nonce or sender reference already used: replay refused", code="replay") from None
+        # e.g. a ledger instruction id taken by a concurrent settlement run
+        raise ApiError(409, "conflicting concurrent change; nothing was stored, submit again") from None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A submission whose signature has been recovered: what storing it needs."""
+
+    principal: Principal
+    fields: SignedFields
+    signature: str
+    signer: str
+    digest: str
+    typed_data: dict[str, Any]
+
+
+_COMMITTER_GUARD = threading.Lock()
+
+
+def _submissions(ctx: ServiceContext) -> GroupCommitter[Checked, InstructionOut]:
+    with _COMMITTER_GUARD:
+        if ctx.submissions is None:
+            ctx.submissions = GroupCommitter(partial(store_submissions, ctx), name="submissions")
+        return ctx.submissions
+
+
+def store_submissions(ctx: ServiceContext, items: Sequence[Checked]) -> list[InstructionOut | ApiError]:
+    """Store checked submissions in one transaction: the authoritative checks (participant active, refs,
+    signer, no replay), the rows and their evidence, audit entries, matching, events. An item that fails a
+    check gets its ApiError and is left out; an unexpected error fails the whole batch (nothing stored)."""
+    outcomes: list[InstructionOut | ApiError | None] = [None] * len(items)
+    with _MATCH_LOCK, ctx.session() as s:
+        locks.hold(s, locks.MATCHING)
+        valid: list[int] = []
+        for k, c in enumerate(items):
+            try:
+                me = _validate_refs(s, ctx, c.fields.participant_id, c.fields)
+                if c.signer.lower() != me.address.lower():
+                    raise ApiError(422, f"signature is not by {c.fields.participant_id}'s registered key",
+                                   code="bad_signature", field="signature")
+                valid.append(k)
+            except ApiError as exc:
+                outcomes[k] = exc
+        fresh, repeats = _replays(s, items, valid, outcomes)
+        rows: dict[int, SignedInstructionRow] = {}
+        for k in fresh:
+            f, p = items[k].fields, items[k].principal
             stp = p.is_machine and p.has("authoriser")  # a machine granted authoriser is straight-through
-            row = SignedInstructionRow(
+            rows[k] = SignedInstructionRow(
                 participant_id=f.participant_id, counterparty_id=f.counterparty_id, direction=f.direction,
                 security_code=f.security_code, quantity=f.quantity, amount_cents=f.amount_cents, currency=f.currency,
                 settlement_date=f.settlement_date, sender_reference=f.sender_reference, nonce=str(f.nonce),
                 expiry=f.expiry, status="unmatched" if stp else "unauthorised", input_by=p.actor,
                 authorised_by=p.actor if stp else None, cancel_requested=False)
-            s.add(row)
-            s.flush()
-            s.add(SignatureRow(signed_instruction_id=row.id, participant_id=f.participant_id, signer=signer,
-                               signature=body.signature, digest=digest, typed_data=data))
-            audit.append(s, p.actor, "instruction.submitted", f"si:{row.id}",
-                         {"reference": f.sender_reference, "nonce": str(f.nonce), "status": row.status,
-                          "signer": signer}, f.participant_id)
-            notices.append(Notice([row.participant_id], "instruction.status",
-                                  {"id": row.id, "status": row.status}))
-            if stp:
-                notices += _try_match(ctx, s, row, p.actor)
-            out = view(row, _ledger_row(s, row))
-            _publish(ctx, s, notices)
-    except IntegrityError as exc:
-        if "svc_signed_instructions" in str(exc.orig) or "uq_si_" in str(exc.orig):
-            raise ApiError(409, "nonce or sender reference already used: replay refused", code="replay") from None
-        # e.g. a ledger instruction id taken by a concurrent settlement run: nothing was stored, retry
-        raise ApiError(409, "conflicting concurrent change; nothing was stored, submit again") from None
-    return out
+        s.add_all(rows.values())
+        s.flush()
+        for k, first, what in repeats:  # the same nonce or reference twice in one batch: the later is a replay
+            outcomes[k] = ApiError(409, f"{what} already used by instruction {rows[first].id}: replay refused",
+                                   code="replay", field=f"instruction.{what}")
+        if rows:
+            s.execute(insert(SignatureRow), [
+                {"signed_instruction_id": row.id, "participant_id": row.participant_id, "signer": items[k].signer,
+                 "signature": items[k].signature, "digest": items[k].digest, "typed_data": items[k].typed_data}
+                for k, row in rows.items()])
+        entries = [audit.Entry(items[k].principal.actor, "instruction.submitted", f"si:{row.id}",
+                               {"reference": row.sender_reference, "nonce": row.nonce, "status": row.status,
+                                "signer": items[k].signer}, row.participant_id) for k, row in rows.items()]
+        notices = [Notice([row.participant_id], "instruction.status", {"id": row.id, "status": row.status})
+                   for row in rows.values()]
+        notices += _match(ctx, s, [row for row in rows.values() if row.status == "unmatched"], entries)
+        audit.append_many(s, entries)
+        iids = {row.instruction_id for row in rows.values() if row.instruction_id is not None}
+        ledger = {r.id: r for r in s.scalars(select(InstructionRow).where(InstructionRow.id.in_(iids)))} if iids else {}
+        for k, row in rows.items():
+            outcomes[k] = view(row, ledger.get(row.instruction_id) if row.instruction_id is not None else None)
+        _publish(ctx, s, notices)
+    assert all(o is not None for o in outcomes)
+    return outcomes  # type: ignore[return-value]
+
+
+def _replays(s: Session, items: Sequence[Checked], valid: list[int], outcomes: list[InstructionOut | ApiError | None]
+             ) -> tuple[list[int], list[tuple[int, int, str]]]:
+    """Split `valid` into fresh items and repeats of an earlier item of the batch ((k, first k, field));
+    an item whose nonce or reference is already stored gets its 409 in `outcomes`."""
+    if not valid:
+        return [], []
+    pids = {items[k].fields.participant_id for k in valid}
+    used = s.execute(select(SignedInstructionRow.id, SignedInstructionRow.participant_id, SignedInstructionRow.nonce,
+                            SignedInstructionRow.sender_reference).where(
+        SignedInstructionRow.participant_id.in_(pids),
+        SignedInstructionRow.nonce.in_({str(items[k].fields.nonce) for k in valid})
+        | SignedInstructionRow.sender_reference.in_({items[k].fields.sender_reference for k in valid}))).all()
+    nonces = {(r.participant_id, r.nonce): r.id for r in used}
+    refs = {(r.participant_id, r.sender_reference): r.id for r in used}
+    batch_nonces: dict[tuple[str, str], int] = {}
+    batch_refs: dict[tuple[str, str], int] = {}
+    fresh: list[int] = []
+    repeats: list[tuple[int, int, str]] = []
+    for k in valid:
+        f = items[k].fields
+        kn, kr = (f.participant_id, str(f.nonce)), (f.participant_id, f.sender_reference)
+        what, sid = ("nonce", nonces[kn]) if kn in nonces else ("sender_reference", refs.get(kr))
+        if sid is not None:
+            outcomes[k] = ApiError(409, f"{what} already used by instruction {sid}: replay refused",
+                                   code="replay", field=f"instruction.{what}")
+        elif kn in batch_nonces:
+            repeats.append((k, batch_nonces[kn], "nonce"))
+        elif kr in batch_refs:
+            repeats.append((k, batch_refs[kr], "sender_reference"))
+        else:
+            batch_nonces[kn] = batch_refs[kr] = k
+            fresh.append(k)
+    return fresh, repeats
 
 
 def as_si(side: Any) -> SettlementInstruction:
@@ -212,26 +291,41 @@ def as_si(side: Any) -> SettlementInstruction:
         settle_date=day)
 
 
-def _try_match(ctx: ServiceContext, s: Session, row: SignedInstructionRow, actor: str) -> list[Notice]:
-    parties = (row.participant_id, row.counterparty_id)
-    waiting = list(s.scalars(select(SignedInstructionRow).where(
+def _match(ctx: ServiceContext, s: Session, rows: Sequence[SignedInstructionRow],
+           entries: list[audit.Entry]) -> list[Notice]:
+    """Match newly unmatched `rows` against each other and against the waiting sides of their parties (one
+    query for all of them); the audit entries of matches go to `entries`, attributed to whoever made the
+    newer side ready to match."""
+    if not rows:
+        return []
+    groups = {(frozenset((r.participant_id, r.counterparty_id)), r.security_code) for r in rows}
+    parties = {p for pair, _ in groups for p in pair}
+    new_ids = {r.id for r in rows}
+    waiting = [r for r in s.scalars(select(SignedInstructionRow).where(
         SignedInstructionRow.participant_id.in_(parties), SignedInstructionRow.counterparty_id.in_(parties),
-        SignedInstructionRow.security_code == row.security_code, SignedInstructionRow.status == "unmatched",
-        SignedInstructionRow.id != row.id).order_by(SignedInstructionRow.id)))
-    by_key = {(r.participant_id, r.sender_reference): r for r in [*waiting, row]}
+        SignedInstructionRow.security_code.in_({sec for _, sec in groups}),
+        SignedInstructionRow.status == "unmatched").order_by(SignedInstructionRow.id))
+        if r.id not in new_ids and (frozenset((r.participant_id, r.counterparty_id)), r.security_code) in groups]
+    candidates = sorted([*waiting, *rows], key=lambda r: r.id)
+    by_key = {(r.participant_id, r.sender_reference): r for r in candidates}
     book = SiBook()
-    for r in [*waiting, row]:
+    for r in candidates:
         book.add(as_si(r))
+    events = book.match()
+    iids = iter(ctx.store.add_instructions_in(s, [ev.obligation.to_new_instruction(0) for ev in events
+                                                  if isinstance(ev, Matched)]))
     notices: list[Notice] = []
-    for ev in book.match():
+    for ev in events:
         if isinstance(ev, Matched):
             ob = ev.obligation
             deliver, receive = by_key[ob.deliver_key], by_key[ob.receive_key]
-            iid = ctx.store.add_instruction_in(s, ob.to_new_instruction(0))
+            newer = max(deliver, receive, key=lambda r: r.id)
+            iid = next(iids)
             for side in (deliver, receive):
                 side.status, side.instruction_id, side.reason = "matched", iid, None
-            audit.append(s, actor, "instruction.matched", f"instruction:{iid}",
-                         {"deliver_side": deliver.id, "receive_side": receive.id}, row.participant_id)
+            entries.append(audit.Entry(newer.authorised_by or newer.input_by, "instruction.matched",
+                                       f"instruction:{iid}", {"deliver_side": deliver.id, "receive_side": receive.id},
+                                       newer.participant_id))
             notices += [Notice([side.participant_id], "instruction.status",
                                {"id": side.id, "status": "pending", "instruction_id": iid})
                         for side in (deliver, receive)]
@@ -257,9 +351,10 @@ def authorise(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
             raise ApiError(403, "maker-checker: an instruction must be authorised by someone other than its inputter",
                            code="maker_checker")
         row.status, row.authorised_by = "unmatched", p.actor
-        audit.append(s, p.actor, "instruction.authorised", f"si:{row.id}", {}, row.participant_id)
+        entries = [audit.Entry(p.actor, "instruction.authorised", f"si:{row.id}", {}, row.participant_id)]
         notices.append(Notice([row.participant_id], "instruction.status", {"id": row.id, "status": "unmatched"}))
-        notices += _try_match(ctx, s, row, p.actor)
+        notices += _match(ctx, s, [row], entries)
+        audit.append_many(s, entries)
         out = view(row, _ledger_row(s, row))
         _publish(ctx, s, notices)
     return out
