@@ -180,14 +180,9 @@ class Store:
 
     def add_instructions(self, items: Sequence[NewInstruction]) -> None:
         """Store new instructions as pending, all or none (a duplicate id rejects the whole set)."""
-        if not items:
-            return
-        with self.session() as s:
-            s.execute(
-                insert(InstructionRow),
-                [{**item.__dict__, "state": "pending", "settled_quantity": 0, "settled_amount": 0,
-                  "updated_at": _now()} for item in items],
-            )
+        if items:
+            with self.session() as s:
+                self.add_instructions_in(s, items)
 
     def instructions(self, states: Sequence[str] | None = None) -> list[InstructionRow]:
         with self.session() as s:

@@ -46,7 +46,7 @@ class GroupCommitter(Generic[I, R]):
         self._queue: queue.SimpleQueue[_Ticket[I, R]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self.batches = 0  # how many transactions, and how many items they held (for measurement)
+        self.batches = 0  # transactions committed and the items they held (diagnostics; the tests read them)
         self.items = 0
 
     def submit(self, item: I) -> R:

@@ -92,12 +92,13 @@ def test_a_batch_failing_as_a_whole_is_retried_item_by_item() -> None:
     gc: GroupCommitter[int, int] = GroupCommitter(store, "test")
     first = threading.Thread(target=gc.submit, args=(1,))
     first.start()
-    while not calls:
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
         time.sleep(0.001)
     out: list[object] = []
     rest = threading.Thread(target=lambda: out.extend(_in_threads(gc, [11, 12, 13, 14])))
     rest.start()
-    while gc._queue.qsize() < 4:
+    while gc._queue.qsize() < 4 and time.monotonic() < deadline:
         time.sleep(0.001)
     gate.set()
     rest.join(10)
