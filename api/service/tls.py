@@ -2,8 +2,9 @@
 
 uvicorn does not report the TLS peer certificate to the application. The certificate belongs to the
 connection, and uvicorn makes one protocol object per connection that hands every request on it to
-`self.app`; so a protocol subclass wraps `self.app`, once the handshake is done (asyncio calls
-`connection_made` after it), in an app that adds the ASGI TLS extension to each scope:
+`self.app`; so a protocol subclass (of uvicorn's httptools protocol; the h11 one has its twin) wraps
+`self.app`, once the handshake is done (asyncio calls `connection_made` after it), in an app that adds the
+ASGI TLS extension to each scope:
 `scope["extensions"]["tls"] = {"client_cert_chain": [PEM], "client_cert_name", "client_cert_error", ...}`.
 Only a certificate the TLS layer verified against the client CA is put there.
 
@@ -24,6 +25,7 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.service.settings import Settings
 
@@ -101,14 +103,25 @@ class _WithTls:
         await self.app(scope, receive, send)
 
 
-class TlsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, reporting the connection's verified client certificate to the app."""
+class _ReportsPeerCertificate(asyncio.Protocol):
+    """Mixed into a uvicorn HTTP protocol: once the handshake is done, its app sees the TLS extension."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    app: ASGIApp
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         if isinstance(ssl_object, ssl.SSLObject):
-            self.app = _WithTls(self.app, tls_extension(ssl_object))  # type: ignore[assignment]
+            self.app = _WithTls(self.app, tls_extension(ssl_object))
+
+
+class TlsH11Protocol(_ReportsPeerCertificate, H11Protocol):  # type: ignore[misc]
+    """uvicorn's h11 protocol, reporting the connection's verified client certificate to the app."""
+
+
+class TlsHttpToolsProtocol(_ReportsPeerCertificate, HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's httptools protocol (HTTP parsing in C, what `serve` uses), reporting the verified client
+    certificate. Module-level classes: with several workers uvicorn pickles its config, classes by name."""
 
 
 def peer_certificate(request: Request) -> bytes | None:
@@ -131,9 +144,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     if settings.tls_cert is None:
         return {}
     server_context(settings)  # errors surface here, before the port is bound
-    # h11 even where httptools is installed: the subclass above is of uvicorn's h11 protocol. A partial of a
-    # module function, not a closure: with several workers uvicorn pickles its config into each process.
-    return {"http": TlsH11Protocol, "ssl_context_factory": functools.partial(_context_factory, settings)}
+    # A partial of a module function, not a closure: with several workers uvicorn pickles its config into
+    # each process.
+    return {"http": TlsHttpToolsProtocol, "ssl_context_factory": functools.partial(_context_factory, settings)}
 
 
 def _context_factory(settings: Settings, _config: Any, _default: Any) -> ssl.SSLContext:

@@ -309,3 +309,33 @@ def test_certificate_granted_authoriser_is_straight_through(served: Served) -> N
         sub = c.post("/v1/instructions", json=w.signed(w.fields(P1, P2, "deliver", ref="CERT-MC", nonce=7_000_002)))
         assert sub.status_code == 201, sub.text
         assert sub.json()["status"] == "unauthorised"
+
+
+def test_both_http_parsers_report_the_certificate(served: Served) -> None:
+    """`serve` uses the httptools protocol (the fixture's server); its h11 twin reports the same identity."""
+    assert tls.uvicorn_options(served.world.ctx.settings)["http"] is tls.TlsHttpToolsProtocol
+    make_certs(served.certs, ["B00007"])  # a fresh certificate of the same CA, this test's own
+    assert served.register("B00007").status_code == 201
+    port = _port()
+    config = uvicorn.Config(create_app(served.world.ctx), host="127.0.0.1", port=port, log_level="warning",
+                            **{**tls.uvicorn_options(served.world.ctx.settings), "http": tls.TlsH11Protocol})
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    try:
+        assert server.started, "the h11 HTTPS server did not start"
+        seen = []
+        for base in (served.base, f"https://127.0.0.1:{port}"):
+            d = served.certs
+            verify = tls_context(d / "B00007.pem", d / "B00007.key", d / "ca.pem")
+            with httpx.Client(base_url=base, verify=verify, timeout=10) as c:
+                me = c.get("/v1/me")
+                assert me.status_code == 200, me.text
+                seen.append(me.json())
+        assert seen[0] == seen[1] and seen[0]["kind"] == "client_cert" and seen[0]["participant_id"] == P1
+    finally:
+        server.should_exit = True
+        thread.join(15)
