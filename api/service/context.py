@@ -68,6 +68,10 @@ class BlockCache:
             self._entries[key] = compute()
         return self._entries[key]
 
+    def peek(self, block: int, key: Hashable) -> Any:
+        """The value filed under `key` for `block`, or None (nothing is computed)."""
+        return self._entries.get(key) if block == self.block else None
+
     def put(self, block: int, key: Hashable, value: Any) -> None:
         """File a value read at `block` (e.g. the by-products of a bulk read) while `get` computes."""
         if block == self.block and len(self._entries) < self.max_entries:

@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from api.service.context import ServiceContext
 from api.service.db import OPERATOR_GROUPS, ApiKeyRow, AuthEpochRow, ClientCertRow, SessionRow, UserRow
 from api.service.errors import ApiError
+from api.service.loop_reads import read_rows
 from api.service.schemas import PageOf
 from api.service.security import SecretKeyError, same, token_hash, totp_cipher
 from api.service.tls import fingerprint, peer_certificate
@@ -109,7 +111,7 @@ def bump_auth_epoch(s: Session) -> None:
     authentication cache is void (deps.authenticate reads the epoch first on each request)."""
     res = s.execute(_BUMP_EPOCH)
     if getattr(res, "rowcount", 1) != 1:
-        raise RuntimeError("auth epoch row is missing: the service schema is not migrated")
+        raise _epoch_missing()
 
 
 def auth_epoch(engine: Engine) -> int:
@@ -117,8 +119,21 @@ def auth_epoch(engine: Engine) -> int:
     with engine.connect() as conn:
         value = conn.execute(_READ_EPOCH).scalar()
     if value is None:
-        raise RuntimeError("auth epoch row is missing: the service schema is not migrated")
+        raise _epoch_missing()
     return int(value)
+
+
+def _epoch_missing() -> RuntimeError:
+    return RuntimeError("auth epoch row is missing: the service schema is not migrated")
+
+
+async def current_epoch(engine: Engine) -> int:
+    """`auth_epoch` from the event loop: read on the loop itself on a SQLite file (api/service/loop_reads.py),
+    in the thread pool otherwise."""
+    rows = await read_rows(engine, _READ_EPOCH)
+    if not rows:
+        raise _epoch_missing()
+    return int(rows[0][0])
 
 
 @dataclass(frozen=True)
@@ -181,15 +196,15 @@ def auth_cache(engine: Engine) -> AuthCache:
 Lookup = Callable[[Session, dt.datetime], tuple[Principal, dt.datetime | None]]  # raises the 401 itself
 
 
-def _authenticated(request: Request, ctx: ServiceContext, key: str, now: dt.datetime, expired: str,
-                   lookup: Lookup) -> Principal:
-    """The principal behind credential `key`: remembered under the current epoch, else looked up."""
+async def _authenticated(request: Request, ctx: ServiceContext, key: str, now: dt.datetime, expired: str,
+                         lookup: Lookup) -> Principal:
+    """The principal behind credential `key`: remembered under the current epoch, else looked up (in the thread
+    pool). A remembered credential costs no thread hand-off on a SQLite database."""
     cache = auth_cache(ctx.engine)
-    epoch = auth_epoch(ctx.engine)  # first: a revocation committed after this read leaves a newer epoch
+    epoch = await current_epoch(ctx.engine)  # first: a revocation committed after this read leaves a newer epoch
     hit = cache.get(key, epoch)
     if hit is None:
-        with ctx.session() as s:
-            p, until = lookup(s, now)
+        p, until = await run_in_threadpool(_look_up, ctx, lookup, now)
         hit = Remembered(epoch, p, until)
         cache.put(key, hit)
     elif hit.until is not None and hit.until <= now:
@@ -197,6 +212,11 @@ def _authenticated(request: Request, ctx: ServiceContext, key: str, now: dt.date
         raise _unauthenticated(expired)
     request.state.principal = hit.principal  # for the audit of refused requests
     return hit.principal
+
+
+def _look_up(ctx: ServiceContext, lookup: Lookup, now: dt.datetime) -> tuple[Principal, dt.datetime | None]:
+    with ctx.session() as s:
+        return lookup(s, now)
 
 
 _SESSION_REFUSED = "session token unknown, expired or signed out"
@@ -239,7 +259,7 @@ def _cert_lookup(fp: str) -> Lookup:
     return lookup
 
 
-def authenticate(
+async def authenticate(
     request: Request,
     ctx: Ctx,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -248,18 +268,19 @@ def authenticate(
     now = dt.datetime.now(dt.UTC)
     if bearer is not None and bearer.credentials:
         hashed = token_hash(bearer.credentials)
-        return _authenticated(request, ctx, f"session:{hashed}", now, _SESSION_REFUSED, _session_lookup(hashed))
+        return await _authenticated(request, ctx, f"session:{hashed}", now, _SESSION_REFUSED,
+                                    _session_lookup(hashed))
     if api_key:
         parts = api_key.split("_", 2)
         if len(parts) == 3 and parts[0] == "lck":
             # keyed by the hash of the whole key: a hit means this exact key and secret passed the check
-            return _authenticated(request, ctx, f"api_key:{token_hash(api_key)}", now, _KEY_REFUSED,
-                                  _key_lookup(parts[1], parts[2]))
+            return await _authenticated(request, ctx, f"api_key:{token_hash(api_key)}", now, _KEY_REFUSED,
+                                        _key_lookup(parts[1], parts[2]))
         raise _unauthenticated(_KEY_REFUSED)
     cert = peer_certificate(request)  # verified against the client CA by the TLS layer (api/service/tls.py)
     if cert is not None:
         fp = fingerprint(cert)
-        return _authenticated(request, ctx, f"client_cert:{fp}", now, _CERT_REFUSED, _cert_lookup(fp))
+        return await _authenticated(request, ctx, f"client_cert:{fp}", now, _CERT_REFUSED, _cert_lookup(fp))
     raise _unauthenticated()
 
 

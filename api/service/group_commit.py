@@ -1,8 +1,8 @@
 """Group commit: requests that must be serialised (they extend one audit chain and match against each other)
 are queued and stored by one thread per process, as many as are waiting in one transaction.
 
-A request thread hands its item over and blocks until that item's outcome is known: the stored result, or
-the error that refused it. Nothing is acknowledged before its transaction has committed, and an item is
+A request hands its item over and waits until that item's outcome is known: the stored result, or the error
+that refused it (a thread blocks in `submit`; a coroutine awaits `submit_async` without holding a thread). Nothing is acknowledged before its transaction has committed, and an item is
 never half-stored: a batch commits or rolls back as a whole. If a batch fails as a whole for a reason that
 is not any one item's (an integrity error, a lost database connection), each of its items is stored again on
 its own, so one bad item does not refuse the others.
@@ -13,6 +13,7 @@ per item while every other request waits; a batch pays them once for all its ite
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -31,6 +32,16 @@ class _Ticket(Generic[I, R]):
     item: I
     done: threading.Event = field(default_factory=threading.Event)
     outcome: object = None
+    on_done: Callable[[], object] | None = None  # also told, from the committer thread
+
+    def finish(self, outcome: object) -> None:
+        self.outcome = outcome
+        self.done.set()
+        if self.on_done is not None:
+            try:
+                self.on_done()
+            except RuntimeError:  # the waiting event loop has closed: nobody is left to tell
+                pass
 
 
 class GroupCommitter(Generic[I, R]):
@@ -55,6 +66,26 @@ class GroupCommitter(Generic[I, R]):
         self._queue.put(t)
         self._ensure_running()
         t.done.wait()
+        return self._result(t)
+
+    async def submit_async(self, item: I) -> R:
+        """`submit` for a coroutine: the event loop waits for the commit, no thread does. If the awaiting task
+        is cancelled (the client went away), the item is still stored, as it would be from a thread."""
+        loop = asyncio.get_running_loop()
+        woken = loop.create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        t: _Ticket[I, R] = _Ticket(item, on_done=lambda: loop.call_soon_threadsafe(wake))
+        self._queue.put(t)
+        self._ensure_running()
+        await woken
+        return self._result(t)
+
+    @staticmethod
+    def _result(t: _Ticket[I, R]) -> R:
         if isinstance(t.outcome, BaseException):
             raise t.outcome
         return t.outcome  # type: ignore[return-value]
@@ -97,8 +128,7 @@ class GroupCommitter(Generic[I, R]):
         except BaseException as exc:  # never leave a request thread waiting
             outcomes = [exc] * len(batch)
         for t, o in zip(batch, outcomes, strict=True):
-            t.outcome = o
-            t.done.set()
+            t.finish(o)
 
     def _alone(self, t: _Ticket[I, R]) -> R | BaseException:
         out = self._attempt([t])

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.service import audit, eip712, locks
 from api.service.context import ServiceContext
@@ -72,13 +73,33 @@ def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> Instructio
     return _out(row, ledger.state, ledger.reason, ledger.tx_hash)
 
 
-def view_row(r: Row[Any]) -> InstructionOut:
-    """`view` from a Core row (lists: no ORM objects): the SignedInstructionRow columns under their own names,
-    and the joined ledger instruction's id, state, reason and tx_hash as ledger_id, ledger_state,
-    ledger_reason and ledger_tx_hash (None when there is none)."""
-    if r.ledger_id is None:
-        return _out(r, None, None, None)
-    return _out(r, r.ledger_state, r.ledger_reason, r.ledger_tx_hash)
+_SI = SignedInstructionRow.__table__.c
+_LI = InstructionRow.__table__.c
+# What a list selects (the ledger instruction outer-joined on its id), in the order `view_row` unpacks it.
+LIST_COLUMNS = (
+    _SI.id, _SI.participant_id, _SI.counterparty_id, _SI.direction, _SI.security_code, _SI.quantity,
+    _SI.amount_cents, _SI.currency, _SI.settlement_date, _SI.sender_reference, _SI.status, _SI.reason,
+    _SI.instruction_id, _SI.input_by, _SI.authorised_by, _SI.cancel_requested,
+    _LI.id.label("ledger_id"), _LI.state.label("ledger_state"), _LI.reason.label("ledger_reason"),
+    _LI.tx_hash.label("ledger_tx_hash"),
+)
+
+
+def view_row(r: Sequence[Any]) -> InstructionOut:
+    """`view` from a Core row of LIST_COLUMNS (lists: no ORM objects). Unpacked by position: a list of 20 costs
+    a third of what reading each column by name does."""
+    (sid, pid, cp, direction, security, quantity, amount, currency, sdate, ref, status, reason, iid, input_by,
+     authorised_by, cancel_requested, ledger_id, ledger_state, ledger_reason, ledger_tx) = r
+    tx: str | None = None
+    if status == "matched" and ledger_id is not None:
+        status, reason, tx = ledger_state, ledger_reason, ledger_tx
+    elif status != "unmatched":
+        reason = None
+    return InstructionOut(
+        id=sid, participant_id=pid, counterparty_id=cp, direction=direction, security_code=security,
+        quantity=quantity, amount_cents=amount, currency=currency, settlement_date=sdate, sender_reference=ref,
+        status=status, reason=reason, instruction_id=iid, input_by=input_by, authorised_by=authorised_by,
+        cancel_requested=cancel_requested, tx_hash=tx)
 
 
 def _ledger_row(s: Session, row: SignedInstructionRow) -> InstructionRow | None:
@@ -132,9 +153,25 @@ def _registered_address(ctx: ServiceContext, pid: str) -> str | None:
     return address
 
 
-def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> InstructionOut:
-    """Check a signed side (outside any lock: the signature is recovered in the request's own thread), then
-    store it with whatever other submissions are waiting, in one transaction (group commit)."""
+async def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> InstructionOut:
+    """Check a signed side (outside any lock), then store it with whatever other submissions are waiting, in
+    one transaction (group commit); the request waits for that commit without holding a thread."""
+    if body.instruction.participant_id in ctx.known_addresses:
+        checked = check(ctx, p, body)  # CPU only (the signature recovery, ~0.4 ms): on the event loop
+    else:  # the participant's first submission in this process: its address is read once
+        checked = await run_in_threadpool(check, ctx, p, body)
+    try:
+        return await _submissions(ctx).submit_async(checked)
+    except IntegrityError as exc:  # stored on its own and still refused by the database: nothing was stored
+        if "svc_signed_instructions" in str(exc.orig) or "uq_si_" in str(exc.orig):
+            raise ApiError(409, "nonce or sender reference already used: replay refused", code="replay") from None
+        # e.g. a ledger instruction id taken by a concurrent settlement run
+        raise ApiError(409, "conflicting concurrent change; nothing was stored, submit again") from None
+
+
+def check(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Checked:
+    """The checks that need no lock: the caller may submit for this participant, the expiry, the fields, and
+    the signature is by the participant's registered key (recovered here)."""
     f = body.instruction
     if p.participant_id is None:
         raise ApiError(403, "the operator does not submit settlement instructions")
@@ -160,13 +197,7 @@ def submit(ctx: ServiceContext, p: Principal, body: InstructionSubmit) -> Instru
     if address is not None and signer.lower() != address.lower():  # refused before it is queued
         raise ApiError(422, f"signature is not by {f.participant_id}'s registered key",
                        code="bad_signature", field="signature")
-    try:
-        return _submissions(ctx).submit(Checked(p, f, body.signature, signer, digest, data))
-    except IntegrityError as exc:  # stored on its own and still refused by the database: nothing was stored
-        if "svc_signed_instructions" in str(exc.orig) or "uq_si_" in str(exc.orig):
-            raise ApiError(409, "nonce or sender reference already used: replay refused", code="replay") from None
-        # e.g. a ledger instruction id taken by a concurrent settlement run
-        raise ApiError(409, "conflicting concurrent change; nothing was stored, submit again") from None
+    return Checked(p, f, body.signature, signer, digest, data)
 
 
 @dataclass(frozen=True)

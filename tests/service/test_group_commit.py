@@ -3,6 +3,7 @@ batch is all or nothing, and a batch that fails as a whole is retried item by it
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -75,6 +76,52 @@ def test_each_item_gets_its_own_outcome() -> None:
     out = _in_threads(GroupCommitter(store, "test"), range(12))
     for i, o in enumerate(out):
         assert (isinstance(o, ValueError) and str(o) == f"odd {i}") if i % 2 else o == i
+
+
+def test_coroutines_wait_without_threads_and_get_their_own_outcomes() -> None:
+    """submit_async: 30 coroutines on one event loop (no thread of theirs blocks) form batches and each gets its
+    own result or error; a waiter cancelled while its batch is being stored does not stop the item from being
+    stored, nor the others from being answered."""
+    gate, entered = threading.Event(), threading.Event()
+    stored: list[int] = []
+
+    def store(items: Sequence[int]) -> list[int | BaseException]:
+        if not entered.is_set():
+            entered.set()
+            assert gate.wait(10)
+        stored.extend(items)
+        return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+    gc: GroupCommitter[int, int] = GroupCommitter(store, "test")
+
+    async def one(i: int) -> object:
+        try:
+            return await gc.submit_async(i)
+        except ValueError as exc:
+            return exc
+
+    async def main() -> tuple[list[object], bool]:
+        cancelled = asyncio.ensure_future(gc.submit_async(100))
+        while not entered.is_set():  # item 100 is being stored, its waiter still waiting
+            await asyncio.sleep(0.005)
+        cancelled.cancel()
+        rest = [asyncio.ensure_future(one(i)) for i in range(30)]
+        while gc._queue.qsize() < 30:
+            await asyncio.sleep(0.005)
+        gate.set()
+        out = await asyncio.wait_for(asyncio.gather(*rest), 10)
+        try:
+            await cancelled
+        except asyncio.CancelledError:
+            return out, True
+        return out, False
+
+    out, was_cancelled = asyncio.run(main())
+    assert was_cancelled
+    for i, o in enumerate(out):
+        assert (isinstance(o, ValueError) and str(o) == f"odd {i}") if i % 2 else o == i * 10
+    assert sorted(stored) == [*range(30), 100]  # the cancelled waiter's item was stored all the same
+    assert (gc.batches, gc.items) == (2, 31)  # the 30 queued behind the first batch formed one
 
 
 def test_a_batch_failing_as_a_whole_is_retried_item_by_item() -> None:

@@ -5,28 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Row, Select, bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
+from starlette.concurrency import run_in_threadpool
 
 from api.service import eip712
 from api.service import instructions as svc
 from api.service.db import SignatureRow, SignedInstructionRow
-from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Reader
+from api.service.context import ServiceContext
+from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Principal, Reader
 from api.service.evidence import chain_verified
+from api.service.loop_reads import read_rows
 from api.service.schemas import Evidence, InstructionOut, InstructionSubmit, PageOf, SigningDomain
 from ledger.store import InstructionRow
 
 router = APIRouter(tags=["instructions"])
 
-# What svc.view_row needs, as Core table columns: a list builds no ORM objects.
 _SI = SignedInstructionRow.__table__.c
 _LI = InstructionRow.__table__.c
-_LIST = select(
-    _SI.id, _SI.participant_id, _SI.counterparty_id, _SI.direction, _SI.security_code, _SI.quantity,
-    _SI.amount_cents, _SI.currency, _SI.settlement_date, _SI.sender_reference, _SI.status, _SI.reason,
-    _SI.instruction_id, _SI.input_by, _SI.authorised_by, _SI.cancel_requested,
-    _LI.id.label("ledger_id"), _LI.state.label("ledger_state"), _LI.reason.label("ledger_reason"),
-    _LI.tx_hash.label("ledger_tx_hash"),
-).outerjoin(InstructionRow.__table__, _LI.id == _SI.instruction_id).order_by(_SI.id)
+_LIST = select(*svc.LIST_COLUMNS).outerjoin(InstructionRow.__table__, _LI.id == _SI.instruction_id).order_by(_SI.id)
 
 
 def _list_query(by_participant: bool, by_status: bool) -> Select[Any]:
@@ -42,9 +38,13 @@ def _list_query(by_participant: bool, by_status: bool) -> Select[Any]:
 # matching its columns to the cached compilation's (which, per request, cost more than the ORM query).
 _LISTS = {(by_p, by_s): _list_query(by_p, by_s) for by_p in (False, True) for by_s in (False, True)}
 
+# The hot paths are `async def`: a plain `def` endpoint costs FastAPI two thread hand-offs (the endpoint, then
+# validating its answer). The list reads on the event loop on SQLite (api/service/loop_reads.py); the others
+# hand their database work to the thread pool once.
+
 
 @router.get("/signing-domain", response_model=SigningDomain)
-def signing_domain(_: Reader, ctx: Ctx) -> SigningDomain:
+async def signing_domain(_: Reader, ctx: Ctx) -> SigningDomain:
     """The EIP-712 domain and types a participant node signs instructions with."""
     return SigningDomain(domain=eip712.domain(ctx.chain_id, ctx.engine_address),
                          types={"EIP712Domain": eip712.DOMAIN_TYPE, eip712.PRIMARY_TYPE: eip712.INSTRUCTION_TYPE},
@@ -53,12 +53,12 @@ def signing_domain(_: Reader, ctx: Ctx) -> SigningDomain:
 
 @router.post("/instructions", response_model=InstructionOut, status_code=201,
              responses={409: {"description": "nonce or reference reused"}, 422: {"description": "bad signature"}})
-def submit(body: InstructionSubmit, p: Inputter, ctx: Ctx) -> InstructionOut:
-    return svc.submit(ctx, p, body)
+async def submit(body: InstructionSubmit, p: Inputter, ctx: Ctx) -> InstructionOut:
+    return await svc.submit(ctx, p, body)
 
 
 @router.get("/instructions", response_model=PageOf[InstructionOut])
-def list_instructions(
+async def list_instructions(
     p: Reader, ctx: Ctx, pg: Paging,
     status: Annotated[Literal["unauthorised", "unmatched", "matched", "cancelled"] | None,
                       Query(description="service status filter")] = None,
@@ -71,13 +71,16 @@ def list_instructions(
         params["pid"] = pid
     if status is not None:
         params["status"] = status
-    with ctx.engine.connect() as conn:
-        rows: list[Row[Any]] = list(conn.execute(_LISTS[pid is not None, status is not None], params))
+    rows = await read_rows(ctx.engine, _LISTS[pid is not None, status is not None], params)
     return pg.of(rows, svc.view_row)
 
 
 @router.get("/instructions/{sid}", response_model=InstructionOut)
-def get_instruction(sid: ObjectId, p: Reader, ctx: Ctx) -> InstructionOut:
+async def get_instruction(sid: ObjectId, p: Reader, ctx: Ctx) -> InstructionOut:
+    return await run_in_threadpool(_one, ctx, p, sid)
+
+
+def _one(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
     with ctx.session() as s:
         row = svc.owned(s, p, sid)
         return svc.view(row, s.get(InstructionRow, row.instruction_id) if row.instruction_id else None)

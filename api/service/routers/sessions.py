@@ -64,5 +64,5 @@ def sign_out(p: Caller, ctx: Ctx) -> Response:
 
 
 @router.get("/me", response_model=Me)
-def me(p: Caller) -> Me:
+async def me(p: Caller) -> Me:
     return Me(kind=p.kind, name=p.name, participant_id=p.participant_id, groups=sorted(p.groups))
