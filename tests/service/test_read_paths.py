@@ -11,6 +11,8 @@ from service_world import P1, P2, World
 from sqlalchemy import select
 
 from api.service import instructions as svc
+from api.service.loop_reads import _pool_rows, loop_reads
+from api.service.routers.instructions import _LISTS
 from api.service.db import SignedInstructionRow
 from api.service.schemas import PageOf
 from ledger.store import InstructionRow, SecurityRow
@@ -77,6 +79,21 @@ def test_list_covers_every_status_and_matches_the_single_view(lifecycle: World) 
     assert any(i["tx_hash"] is None and i["instruction_id"] for i in items)
     for i in items:
         assert w.client.get(f"/v1/instructions/{i['id']}", headers=w.h("a-view")).json() == i
+
+
+def test_loop_and_pool_reads_answer_the_same_list(lifecycle: World) -> None:
+    """On SQLite the list is read on the event loop through sqlite3 (plain values: a Boolean reads as 0/1);
+    elsewhere through the pool in the thread pool (typed Core rows). Both build the same answer."""
+    engine = lifecycle.ctx.engine
+    reads = loop_reads(engine)
+    assert reads is not None
+    for (by_p, by_s), statement in _LISTS.items():
+        for status in ("unmatched", "matched", "cancelled") if by_s else (None,):
+            params: dict[str, object] = {"offset": 0, "limit": 100, **({"pid": P1} if by_p else {}),
+                                         **({"status": status} if by_s else {})}
+            loop, pool = reads.rows(statement, params), _pool_rows(engine, statement, params)
+            assert loop and len(loop) == len(pool)
+            assert [svc.view_row(r) for r in loop] == [svc.view_row(r) for r in pool]
 
 
 def test_a_newly_listed_security_shows_on_the_next_balances_read(world: World) -> None:
