@@ -8,8 +8,11 @@ per thread, the statement compiled once per statement object.
 
 Why this cannot hold up the loop: in WAL mode (make_engine sets it) a reader never waits for the writer.
 Should the file be busy anyway (another program holding it exclusively), sqlite3 gives up after
-BUSY_TIMEOUT_S and the same statement runs through the pool in the thread pool, where waiting is harmless.
-Any other database (PostgreSQL: a server round trip) always goes through the thread pool.
+BUSY_TIMEOUT_S; and a statement that turns out to be long (a far offset, a filter that scans many rows) is
+interrupted after BUDGET_STEPS of SQLite's virtual machine (a few milliseconds). Either way the same
+statement runs again through the pool in the thread pool, where waiting is harmless (sqlite3 lets go of
+the GIL while it works there). Any other database (PostgreSQL: a server round trip) always goes through
+the thread pool.
 
 Rows come back as plain tuples in the statement's column order, with SQLite's own values (a Boolean column
 reads as 0 or 1): callers read them by position and let the response model coerce.
@@ -32,6 +35,8 @@ from starlette.concurrency import run_in_threadpool
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 0.05
+BUDGET_STEPS = 200_000  # SQLite VM instructions a read may take on the loop (~2-4 ms here)
+_CHECK_EVERY = 10_000  # ... counted in steps of this many
 _MAX_STATEMENTS = 256  # compiled statements remembered per database
 
 Rows = Sequence[Sequence[Any]]
@@ -41,15 +46,19 @@ AnySelect = Select[Unpack[tuple[Any, ...]]]
 class LoopReads:
     """Statements run through sqlite3 on the calling thread's own connection to one database file."""
 
-    def __init__(self, path: str, engine: Engine) -> None:
+    def __init__(self, path: str, engine: Engine, budget_steps: int = BUDGET_STEPS,
+                 check_every: int = _CHECK_EVERY) -> None:
         self.path = path
         self.dialect = engine.dialect
+        self.check_every = check_every
+        self.budget_checks = max(1, budget_steps // check_every)
         self._local = threading.local()
         self._compiled: dict[int, tuple[AnySelect, Compiled]] = {}  # id -> (statement kept alive, compiled)
 
     def rows(self, statement: AnySelect, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """All rows of `statement` (raises sqlite3.OperationalError if the file is busy past the timeout).
-        Meant for statements built once with bound parameters: each is compiled on first use."""
+        """All rows of `statement`; sqlite3.OperationalError if the file is busy past the timeout or the
+        statement goes over its budget. Meant for statements built once with bound parameters: each is
+        compiled on first use."""
         hit = self._compiled.get(id(statement))
         if hit is None:
             if len(self._compiled) >= _MAX_STATEMENTS:  # meant for statements built once; bound it anyway
@@ -58,10 +67,18 @@ class LoopReads:
         compiled = hit[1]
         values = compiled.construct_params(dict(params or {})) or {}
         args = tuple(values[name] for name in compiled.positiontup or ())  # type: ignore[attr-defined]
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        local = self._local
+        conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None:
             # autocommit: each SELECT is its own read transaction and sees the latest commit
-            conn = self._local.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn = local.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+
+            def over_budget() -> int:  # non-zero interrupts the statement (OperationalError "interrupted")
+                local.checks += 1
+                return int(local.checks > self.budget_checks)
+
+            conn.set_progress_handler(over_budget, self.check_every)
+        local.checks = 0
         return conn.execute(compiled.string, args).fetchall()  # all: a half-read statement keeps its snapshot
 
 
@@ -95,6 +112,7 @@ async def read_rows(engine: Engine, statement: AnySelect, params: Mapping[str, A
     if reads is not None:
         try:
             return reads.rows(statement, params)
-        except sqlite3.OperationalError as exc:
-            log.warning("SQLite busy on the event loop (%s); reading through the pool", exc)
+        except sqlite3.OperationalError as exc:  # over its budget ("interrupted"; expected), or busy (not)
+            log.log(logging.DEBUG if "interrupt" in str(exc) else logging.WARNING,
+                    "read on the event loop gave up (%s); reading through the pool", exc)
     return await run_in_threadpool(_pool_rows, engine, statement, params)
