@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.service.db import AuditHeadRow, AuditRow
@@ -46,38 +46,47 @@ class Entry:
 
 
 def append(s: Session, actor: str, action: str, target: str, detail: dict[str, Any] | None = None,
-           participant_id: str | None = None) -> AuditRow:
-    """Append one entry inside the caller's transaction (so the entry commits with the change it records)."""
+           participant_id: str | None = None) -> int:
+    """Append one entry inside the caller's transaction (so the entry commits with the change it records);
+    its sequence number."""
     return append_many(s, [Entry(actor, action, target, detail, participant_id)])[0]
 
 
-def append_many(s: Session, entries: Sequence[Entry]) -> list[AuditRow]:
-    """Append `entries`, in order, inside the caller's transaction: the head is locked, read and moved once."""
+# Write the head row first: that takes the lock before it is read (PostgreSQL: the row; SQLite: the database
+# write lock, since SQLite's driver would otherwise read it outside the transaction), so two worker processes
+# never chain onto the same entry.
+_LOCK_HEAD = (update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
+              .execution_options(synchronize_session=False))
+_READ_HEAD = select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1)
+_MOVE_HEAD = (update(AuditHeadRow).where(AuditHeadRow.id == 1)
+              .values(seq=bindparam("to_seq"), hash=bindparam("to_hash"))
+              .execution_options(synchronize_session=False))
+
+
+def append_many(s: Session, entries: Sequence[Entry]) -> list[int]:
+    """Append `entries`, in order, inside the caller's transaction: the head is locked, read and moved once,
+    the entries written in one bulk insert (no ORM objects). Their sequence numbers."""
     if not entries:
         return []
     with _LOCK:
-        # Write the head row first: that takes the lock before it is read (PostgreSQL: the row; SQLite: the
-        # database write lock, since SQLite's driver would otherwise read it outside the transaction), so
-        # two worker processes never chain onto the same entry.
-        s.execute(update(AuditHeadRow).where(AuditHeadRow.id == 1).values(seq=AuditHeadRow.seq)
-                  .execution_options(synchronize_session=False))
-        head = s.get(AuditHeadRow, 1, populate_existing=True)  # as just locked by the UPDATE
-        seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-        rows = []
+        s.execute(_LOCK_HEAD)
+        head = s.execute(_READ_HEAD).first()
+        seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+        rows: list[dict[str, Any]] = []
         for e in entries:
             seq += 1
-            row = AuditRow(seq=seq, ts=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), actor=e.actor,
-                           participant_id=e.participant_id, action=e.action, target=e.target,
-                           detail=json.loads(canonical(e.detail or {})), prev_hash=prev, hash="")
-            row.hash = prev = entry_hash(prev, _entry(row))
-            rows.append(row)
-        s.add_all(rows)
+            entry = {"seq": seq, "ts": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"), "actor": e.actor,
+                     "participant_id": e.participant_id, "action": e.action, "target": e.target,
+                     "detail": json.loads(canonical(e.detail or {}))}
+            digest = entry_hash(prev, entry)
+            rows.append({**entry, "prev_hash": prev, "hash": digest})
+            prev = digest
+        s.execute(insert(AuditRow), rows)
         if head is None:
-            s.add(AuditHeadRow(id=1, seq=seq, hash=prev))
+            s.execute(insert(AuditHeadRow), {"id": 1, "seq": seq, "hash": prev})
         else:
-            head.seq, head.hash = seq, prev
-        s.flush()
-        return rows
+            s.execute(_MOVE_HEAD, {"to_seq": seq, "to_hash": prev})
+        return [r["seq"] for r in rows]
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,8 @@ def owned(s: Session, p: Principal, sid: int) -> SignedInstructionRow:
     return row
 
 
-def _validate_refs(s: Session, ctx: ServiceContext, pid: str, f: Any) -> ParticipantRow:
-    me = s.get(ParticipantRow, pid)
+def _validate_refs(s: Session, ctx: ServiceContext, me: ParticipantRow | None, pid: str, f: Any) -> ParticipantRow:
+    """`me`: participant `pid` as read in this transaction (None if it is not registered)."""
     if me is None:
         raise ApiError(409, f"participant {pid} is not registered")
     if me.status != "active":
@@ -229,10 +229,15 @@ def store_submissions(ctx: ServiceContext, items: Sequence[Checked]) -> list[Ins
     outcomes: list[InstructionOut | ApiError | None] = [None] * len(items)
     with _MATCH_LOCK, ctx.session() as s:
         locks.hold(s, locks.MATCHING)
+        # the batch's participants in one query, held here: the session's identity map keeps objects only
+        # while something refers to them, so a get per item would read the row again each time
+        members = {r.id: r for r in s.scalars(select(ParticipantRow).where(
+            ParticipantRow.id.in_({c.fields.participant_id for c in items})))}
         valid: list[int] = []
         for k, c in enumerate(items):
             try:
-                me = _validate_refs(s, ctx, c.fields.participant_id, c.fields)
+                pid = c.fields.participant_id
+                me = _validate_refs(s, ctx, members.get(pid), pid, c.fields)
                 if c.signer.lower() != me.address.lower():
                     raise ApiError(422, f"signature is not by {c.fields.participant_id}'s registered key",
                                    code="bad_signature", field="signature")
