@@ -14,10 +14,10 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.service.context import ServiceContext
 from api.service.db import OPERATOR_GROUPS, ApiKeyRow, AuthEpochRow, ClientCertRow, SessionRow, UserRow
@@ -144,7 +144,8 @@ class Remembered:
 
 
 class AuthCache:
-    """Bounded LRU of credentials that authenticated (thread-safe: sync dependencies run in a thread pool)."""
+    """Bounded LRU of credentials that authenticated (thread-safe: several event loops may share it, e.g. test
+    clients, each on its own thread)."""
 
     def __init__(self, max_entries: int = AUTH_CACHE_SIZE) -> None:
         self.max_entries = max_entries

@@ -2,10 +2,11 @@
 are queued and stored by one thread per process, as many as are waiting in one transaction.
 
 A request hands its item over and waits until that item's outcome is known: the stored result, or the error
-that refused it (a thread blocks in `submit`; a coroutine awaits `submit_async` without holding a thread). Nothing is acknowledged before its transaction has committed, and an item is
-never half-stored: a batch commits or rolls back as a whole. If a batch fails as a whole for a reason that
-is not any one item's (an integrity error, a lost database connection), each of its items is stored again on
-its own, so one bad item does not refuse the others.
+that refused it (a thread blocks in `submit`; a coroutine awaits `submit_async` without holding a thread).
+Nothing is acknowledged before its transaction has committed, and an item is never half-stored: a batch
+commits or rolls back as a whole. If a batch fails as a whole for a reason that is not any one item's (an
+integrity error, a lost database connection), each of its items is stored again on its own, so one bad item
+does not refuse the others.
 
 Why: one item per transaction pays the lock, the audit-chain head, the event insert and the commit once
 per item while every other request waits; a batch pays them once for all its items.
