@@ -116,7 +116,6 @@ def instruction_digest(data: dict[str, Any]) -> bytes:
                   + keccak(b"".join(parts)))
 
 
-
 def recover_with_digest(data: dict[str, Any], signature: str) -> tuple[str, str]:
     """(signer, digest) of `data` with one encoding of the typed data (the same as `recover` and `digest`);
     raises ValueError on a malformed signature."""

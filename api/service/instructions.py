@@ -51,43 +51,27 @@ def _publish(ctx: ServiceContext, s: Session, notices: Sequence[Notice]) -> None
     ctx.hub.publish_many([(n.participants, n.type, n.data) for n in notices], session=s)
 
 
-def _out(r: Any, ledger_state: str | None, ledger_reason: str | None, ledger_tx: str | None) -> InstructionOut:
-    """The API view of side `r` (any object with the SignedInstructionRow attributes); once matched, its
-    status is the ledger instruction's state (`ledger_state` None: no ledger instruction found)."""
-    status = r.status
-    reason: str | None = r.reason if r.status == "unmatched" else None
-    tx: str | None = None
-    if r.status == "matched" and ledger_state is not None:
-        status, reason, tx = ledger_state, ledger_reason, ledger_tx
-    return InstructionOut(
-        id=r.id, participant_id=r.participant_id, counterparty_id=r.counterparty_id, direction=r.direction,
-        security_code=r.security_code, quantity=r.quantity, amount_cents=r.amount_cents, currency=r.currency,
-        settlement_date=r.settlement_date, sender_reference=r.sender_reference, status=status, reason=reason,
-        instruction_id=r.instruction_id, input_by=r.input_by, authorised_by=r.authorised_by,
-        cancel_requested=r.cancel_requested, tx_hash=tx)
+_SI = SignedInstructionRow.__table__.c
+_LI = InstructionRow.__table__.c
+_SIDE = (_SI.id, _SI.participant_id, _SI.counterparty_id, _SI.direction, _SI.security_code, _SI.quantity,
+         _SI.amount_cents, _SI.currency, _SI.settlement_date, _SI.sender_reference, _SI.status, _SI.reason,
+         _SI.instruction_id, _SI.input_by, _SI.authorised_by, _SI.cancel_requested)
+_LEDGER = (_LI.id, _LI.state, _LI.reason, _LI.tx_hash)
+_NO_LEDGER = (None,) * len(_LEDGER)
+# What a list selects (the ledger instruction outer-joined on its id), in the order `view_row` unpacks it.
+LIST_COLUMNS = (*_SIDE, *(c.label(f"ledger_{c.key}") for c in _LEDGER))
 
 
 def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> InstructionOut:
-    if ledger is None:
-        return _out(row, None, None, None)
-    return _out(row, ledger.state, ledger.reason, ledger.tx_hash)
-
-
-_SI = SignedInstructionRow.__table__.c
-_LI = InstructionRow.__table__.c
-# What a list selects (the ledger instruction outer-joined on its id), in the order `view_row` unpacks it.
-LIST_COLUMNS = (
-    _SI.id, _SI.participant_id, _SI.counterparty_id, _SI.direction, _SI.security_code, _SI.quantity,
-    _SI.amount_cents, _SI.currency, _SI.settlement_date, _SI.sender_reference, _SI.status, _SI.reason,
-    _SI.instruction_id, _SI.input_by, _SI.authorised_by, _SI.cancel_requested,
-    _LI.id.label("ledger_id"), _LI.state.label("ledger_state"), _LI.reason.label("ledger_reason"),
-    _LI.tx_hash.label("ledger_tx_hash"),
-)
+    """The API view of side `row` (ORM objects: the attributes are the columns' keys)."""
+    ledger_values = tuple(getattr(ledger, c.key) for c in _LEDGER) if ledger is not None else _NO_LEDGER
+    return view_row((*(getattr(row, c.key) for c in _SIDE), *ledger_values))
 
 
 def view_row(r: Sequence[Any]) -> InstructionOut:
-    """`view` from a Core row of LIST_COLUMNS (lists: no ORM objects). Unpacked by position: a list of 20 costs
-    a third of what reading each column by name does."""
+    """The API view from a row of LIST_COLUMNS (lists read no ORM objects); once matched, the status is the
+    ledger instruction's state. Unpacked by position: a list of 20 costs a third of what reading each column
+    of a Core row by name does."""
     (sid, pid, cp, direction, security, quantity, amount, currency, sdate, ref, status, reason, iid, input_by,
      authorised_by, cancel_requested, ledger_id, ledger_state, ledger_reason, ledger_tx) = r
     tx: str | None = None
