@@ -12,10 +12,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
-    JSON, BigInteger, DateTime, Integer, String, UniqueConstraint, create_engine, func, insert, select, update,
+    JSON, BigInteger, DateTime, Integer, String, Table, UniqueConstraint, create_engine, func, insert, select,
+    update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -245,9 +246,10 @@ class Store:
             ids.append(item.id or free)
             free += 0 if item.id else 1
         now = _now()
-        s.execute(insert(InstructionRow), [{**item.__dict__, "id": iid, "state": state, "settled_quantity": 0,
-                                            "settled_amount": 0, "updated_at": now}
-                                           for item, iid in zip(items, ids, strict=True)])
+        # a Core insert: the ORM's bulk-insert pass over the same dicts costs more than the statement
+        s.execute(insert(cast(Table, InstructionRow.__table__)),
+                  [{**item.__dict__, "id": iid, "state": state, "settled_quantity": 0, "settled_amount": 0,
+                    "updated_at": now} for item, iid in zip(items, ids, strict=True)])
         return ids
 
     def transition(self, iid: int, from_states: Sequence[str], to_state: str,

@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, delete, event, func, insert, select
+from sqlalchemy import (JSON, BigInteger, DateTime, Index, Integer, String, Table, delete, event, func, insert,
+                        select)
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from api.service import locks
@@ -89,7 +90,7 @@ class EventHub:
         if session.get_bind().dialect.name != "sqlite":  # SQLite: the open write already orders commits
             locks.hold(session, locks.EVENTS)
         now = utcnow()
-        session.execute(insert(EventRow), [{"channel": pid, "type": type_, "data": data, "created_at": now}
+        session.execute(insert(cast(Table, EventRow.__table__)), [{"channel": pid, "type": type_, "data": data, "created_at": now}
                                            for participant_ids, type_, data in notices
                                            for pid in dict.fromkeys([*participant_ids, OPERATOR])])
         session.info[_PENDING] = True

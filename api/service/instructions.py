@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -62,8 +62,44 @@ _NO_LEDGER = (None,) * len(_LEDGER)
 LIST_COLUMNS = (*_SIDE, *(c.label(f"ledger_{c.key}") for c in _LEDGER))
 
 
-def view(row: SignedInstructionRow, ledger: InstructionRow | None) -> InstructionOut:
-    """The API view of side `row` (ORM objects: the attributes are the columns' keys)."""
+@dataclass
+class Side:
+    """A side as the group commit and matching handle it: the columns of `_SIDE`, in order, and no ORM object.
+    New sides are inserted and matches recorded with Core statements (an ORM flush of the same rows cost
+    more than the rest of storing them)."""
+
+    id: int
+    participant_id: str
+    counterparty_id: str
+    direction: str
+    security_code: str
+    quantity: int
+    amount_cents: int
+    currency: str
+    settlement_date: str
+    sender_reference: str
+    status: str
+    reason: str | None
+    instruction_id: int | None
+    input_by: str
+    authorised_by: str | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, row: SignedInstructionRow) -> Side:
+        return cls(*(getattr(row, c.key) for c in _SIDE))
+
+
+_SIDE_KEYS = tuple(c.key for c in _SIDE)
+_SIDES = cast(Table, SignedInstructionRow.__table__)
+_INSERT_SIDES = insert(_SIDES).returning(_SI.id, sort_by_parameter_order=True)
+_SET_MATCH = (update(_SIDES).where(_SI.id == bindparam("side_id"))
+              .values(status=bindparam("to_status"), instruction_id=bindparam("to_iid"), reason=bindparam("to_reason")))
+
+
+def view(row: SignedInstructionRow | Side, ledger: Any) -> InstructionOut:
+    """The API view of side `row` and its ledger instruction (an InstructionRow or a row of `_LEDGER`; None if
+    not matched): their attributes are the columns' keys."""
     ledger_values = tuple(getattr(ledger, c.key) for c in _LEDGER) if ledger is not None else _NO_LEDGER
     return view_row((*(getattr(row, c.key) for c in _SIDE), *ledger_values))
 
@@ -86,7 +122,7 @@ def view_row(r: Sequence[Any]) -> InstructionOut:
         cancel_requested=cancel_requested, tx_hash=tx)
 
 
-def _ledger_row(s: Session, row: SignedInstructionRow) -> InstructionRow | None:
+def _ledger_row(s: Session, row: SignedInstructionRow | Side) -> InstructionRow | None:
     return s.get(InstructionRow, row.instruction_id) if row.instruction_id is not None else None
 
 
@@ -229,40 +265,44 @@ def store_submissions(ctx: ServiceContext, items: Sequence[Checked]) -> list[Ins
             except ApiError as exc:
                 outcomes[k] = exc
         fresh, repeats = _replays(s, items, valid, outcomes)
-        rows: dict[int, SignedInstructionRow] = {}
-        for k in fresh:
-            f, p = items[k].fields, items[k].principal
-            stp = p.is_machine and p.has("authoriser")  # a machine granted authoriser is straight-through
-            rows[k] = SignedInstructionRow(
-                participant_id=f.participant_id, counterparty_id=f.counterparty_id, direction=f.direction,
-                security_code=f.security_code, quantity=f.quantity, amount_cents=f.amount_cents, currency=f.currency,
-                settlement_date=f.settlement_date, sender_reference=f.sender_reference, nonce=str(f.nonce),
-                expiry=f.expiry, status="unmatched" if stp else "unauthorised", input_by=p.actor,
-                authorised_by=p.actor if stp else None, cancel_requested=False)
-        s.add_all(rows.values())
-        s.flush()
+        new = {k: _new_side(items[k]) for k in fresh}
+        ids = s.execute(_INSERT_SIDES, list(new.values())).scalars().all() if new else []
+        sides = {k: Side(id=sid, **{key: row[key] for key in _SIDE_KEYS[1:]})
+                 for (k, row), sid in zip(new.items(), ids, strict=True)}
         for k, first, what in repeats:  # the same nonce or reference twice in one batch: the later is a replay
-            outcomes[k] = ApiError(409, f"{what} already used by instruction {rows[first].id}: replay refused",
+            outcomes[k] = ApiError(409, f"{what} already used by instruction {sides[first].id}: replay refused",
                                    code="replay", field=f"instruction.{what}")
-        if rows:
-            s.execute(insert(SignatureRow), [
-                {"signed_instruction_id": row.id, "participant_id": row.participant_id, "signer": items[k].signer,
+        if sides:
+            s.execute(insert(cast(Table, SignatureRow.__table__)), [
+                {"signed_instruction_id": side.id, "participant_id": side.participant_id, "signer": items[k].signer,
                  "signature": items[k].signature, "digest": items[k].digest, "typed_data": items[k].typed_data}
-                for k, row in rows.items()])
-        entries = [audit.Entry(items[k].principal.actor, "instruction.submitted", f"si:{row.id}",
-                               {"reference": row.sender_reference, "nonce": row.nonce, "status": row.status,
-                                "signer": items[k].signer}, row.participant_id) for k, row in rows.items()]
-        notices = [Notice([row.participant_id], "instruction.status", {"id": row.id, "status": row.status})
-                   for row in rows.values()]
-        notices += _match(ctx, s, [row for row in rows.values() if row.status == "unmatched"], entries)
+                for k, side in sides.items()])
+        entries = [audit.Entry(items[k].principal.actor, "instruction.submitted", f"si:{side.id}",
+                               {"reference": side.sender_reference, "nonce": new[k]["nonce"], "status": side.status,
+                                "signer": items[k].signer}, side.participant_id) for k, side in sides.items()]
+        notices = [Notice([side.participant_id], "instruction.status", {"id": side.id, "status": side.status})
+                   for side in sides.values()]
+        notices += _match(ctx, s, [side for side in sides.values() if side.status == "unmatched"], entries)
         audit.append_many(s, entries)
-        iids = {row.instruction_id for row in rows.values() if row.instruction_id is not None}
-        ledger = {r.id: r for r in s.scalars(select(InstructionRow).where(InstructionRow.id.in_(iids)))} if iids else {}
-        for k, row in rows.items():
-            outcomes[k] = view(row, ledger.get(row.instruction_id) if row.instruction_id is not None else None)
+        iids = {side.instruction_id for side in sides.values() if side.instruction_id is not None}
+        ledger = {r.id: r for r in s.execute(select(*_LEDGER).where(_LI.id.in_(iids)))} if iids else {}
+        for k, side in sides.items():
+            outcomes[k] = view(side, ledger.get(side.instruction_id) if side.instruction_id is not None else None)
         _publish(ctx, s, notices)
     assert all(o is not None for o in outcomes)
     return outcomes  # type: ignore[return-value]
+
+
+def _new_side(c: Checked) -> dict[str, Any]:
+    """The row of a checked submission (without its id); a machine granted authoriser is straight-through."""
+    f, p = c.fields, c.principal
+    stp = p.is_machine and p.has("authoriser")
+    return {"participant_id": f.participant_id, "counterparty_id": f.counterparty_id, "direction": f.direction,
+            "security_code": f.security_code, "quantity": f.quantity, "amount_cents": f.amount_cents,
+            "currency": f.currency, "settlement_date": f.settlement_date, "sender_reference": f.sender_reference,
+            "nonce": str(f.nonce), "expiry": f.expiry, "status": "unmatched" if stp else "unauthorised",
+            "reason": None, "instruction_id": None, "input_by": p.actor, "authorised_by": p.actor if stp else None,
+            "cancel_requested": False}
 
 
 def _replays(s: Session, items: Sequence[Checked], valid: list[int], outcomes: list[InstructionOut | ApiError | None]
@@ -311,22 +351,22 @@ def as_si(side: Any) -> SettlementInstruction:
         settle_date=day)
 
 
-def _match(ctx: ServiceContext, s: Session, rows: Sequence[SignedInstructionRow],
-           entries: list[audit.Entry]) -> list[Notice]:
-    """Match newly unmatched `rows` against each other and against the waiting sides of their parties (one
-    query for all of them); the audit entries of matches go to `entries`, attributed to whoever made the
-    newer side ready to match."""
-    if not rows:
+def _match(ctx: ServiceContext, s: Session, sides: Sequence[Side], entries: list[audit.Entry]) -> list[Notice]:
+    """Match newly unmatched `sides` (already stored as unmatched) against each other and against the waiting
+    sides of their parties (one query for all of them), and record the outcome (one statement); the audit
+    entries of matches go to `entries`, attributed to whoever made the newer side ready to match."""
+    if not sides:
         return []
-    groups = {(frozenset((r.participant_id, r.counterparty_id)), r.security_code) for r in rows}
+    groups = {(frozenset((r.participant_id, r.counterparty_id)), r.security_code) for r in sides}
     parties = {p for pair, _ in groups for p in pair}
-    new_ids = {r.id for r in rows}
-    waiting = [r for r in s.scalars(select(SignedInstructionRow).where(
-        SignedInstructionRow.participant_id.in_(parties), SignedInstructionRow.counterparty_id.in_(parties),
-        SignedInstructionRow.security_code.in_({sec for _, sec in groups}),
-        SignedInstructionRow.status == "unmatched").order_by(SignedInstructionRow.id))
-        if r.id not in new_ids and (frozenset((r.participant_id, r.counterparty_id)), r.security_code) in groups]
-    candidates = sorted([*waiting, *rows], key=lambda r: r.id)
+    new_ids = {r.id for r in sides}
+    stored = s.execute(select(*_SIDE).where(
+        _SI.participant_id.in_(parties), _SI.counterparty_id.in_(parties),
+        _SI.security_code.in_({sec for _, sec in groups}), _SI.status == "unmatched").order_by(_SI.id))
+    waiting = [side for side in (Side(*r) for r in stored)  # type: ignore[call-arg]
+               if side.id not in new_ids
+               and (frozenset((side.participant_id, side.counterparty_id)), side.security_code) in groups]
+    candidates = sorted([*waiting, *sides], key=lambda r: r.id)
     by_key = {(r.participant_id, r.sender_reference): r for r in candidates}
     book = SiBook()
     for r in candidates:
@@ -335,6 +375,7 @@ def _match(ctx: ServiceContext, s: Session, rows: Sequence[SignedInstructionRow]
     iids = iter(ctx.store.add_instructions_in(s, [ev.obligation.to_new_instruction(0) for ev in events
                                                   if isinstance(ev, Matched)]))
     notices: list[Notice] = []
+    changed: dict[int, Side] = {}
     for ev in events:
         if isinstance(ev, Matched):
             ob = ev.obligation
@@ -343,6 +384,7 @@ def _match(ctx: ServiceContext, s: Session, rows: Sequence[SignedInstructionRow]
             iid = next(iids)
             for side in (deliver, receive):
                 side.status, side.instruction_id, side.reason = "matched", iid, None
+                changed[side.id] = side
             entries.append(audit.Entry(newer.authorised_by or newer.input_by, "instruction.matched",
                                        f"instruction:{iid}", {"deliver_side": deliver.id, "receive_side": receive.id},
                                        newer.participant_id))
@@ -353,8 +395,12 @@ def _match(ctx: ServiceContext, s: Session, rows: Sequence[SignedInstructionRow]
             side = by_key[ev.key]
             if side.status == "unmatched" and side.reason != ev.reason.value:
                 side.reason = ev.reason.value
+                changed[side.id] = side
                 notices.append(Notice([side.participant_id], "instruction.status",
                                       {"id": side.id, "status": "unmatched", "reason": side.reason}))
+    if changed:
+        s.execute(_SET_MATCH, [{"side_id": side.id, "to_status": side.status, "to_iid": side.instruction_id,
+                                "to_reason": side.reason} for side in changed.values()])
     return notices
 
 
@@ -373,9 +419,11 @@ def authorise(ctx: ServiceContext, p: Principal, sid: int) -> InstructionOut:
         row.status, row.authorised_by = "unmatched", p.actor
         entries = [audit.Entry(p.actor, "instruction.authorised", f"si:{row.id}", {}, row.participant_id)]
         notices.append(Notice([row.participant_id], "instruction.status", {"id": row.id, "status": "unmatched"}))
-        notices += _match(ctx, s, [row], entries)
+        s.flush()  # stored as unmatched before matching records its outcome with a Core statement
+        side = Side.of(row)
+        notices += _match(ctx, s, [side], entries)
         audit.append_many(s, entries)
-        out = view(row, _ledger_row(s, row))
+        out = view(side, _ledger_row(s, side))
         _publish(ctx, s, notices)
     return out
 
