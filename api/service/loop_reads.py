@@ -53,7 +53,8 @@ class LoopReads:
         self.check_every = check_every
         self.budget_checks = max(1, budget_steps // check_every)
         self._local = threading.local()
-        self._compiled: dict[int, tuple[AnySelect, Compiled]] = {}  # id -> (statement kept alive, compiled)
+        # id -> (statement kept alive, compiled, its arguments without parameters once used so)
+        self._compiled: dict[int, tuple[AnySelect, Compiled, tuple[Any, ...] | None]] = {}
 
     def rows(self, statement: AnySelect, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """All rows of `statement`; sqlite3.OperationalError if the file is busy past the timeout or the
@@ -63,10 +64,13 @@ class LoopReads:
         if hit is None:
             if len(self._compiled) >= _MAX_STATEMENTS:  # meant for statements built once; bound it anyway
                 self._compiled.clear()
-            hit = self._compiled[id(statement)] = (statement, statement.compile(dialect=self.dialect))
-        compiled = hit[1]
-        values = compiled.construct_params(dict(params or {})) or {}
-        args = tuple(values[name] for name in compiled.positiontup or ())  # type: ignore[attr-defined]
+            hit = self._compiled[id(statement)] = (statement, statement.compile(dialect=self.dialect), None)
+        compiled, args = hit[1], hit[2]
+        if params is not None:
+            args = _arguments(compiled, params)
+        elif args is None:  # the same every time: worked out once
+            args = _arguments(compiled, None)
+            self._compiled[id(statement)] = (statement, compiled, args)
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None:
@@ -80,6 +84,11 @@ class LoopReads:
             conn.set_progress_handler(over_budget, self.check_every)
         local.checks = 0
         return conn.execute(compiled.string, args).fetchall()  # all: a half-read statement keeps its snapshot
+
+
+def _arguments(compiled: Compiled, params: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    values = compiled.construct_params(dict(params or {})) or {}
+    return tuple(values[name] for name in compiled.positiontup or ())  # type: ignore[attr-defined]
 
 
 def _loop_reads(engine: Engine) -> LoopReads | None:
