@@ -25,8 +25,8 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from api.service.fair_start import FairHttpToolsProtocol
 from api.service.settings import Settings
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -119,9 +119,10 @@ class TlsH11Protocol(_ReportsPeerCertificate, H11Protocol):  # type: ignore[misc
     """uvicorn's h11 protocol, reporting the connection's verified client certificate to the app."""
 
 
-class TlsHttpToolsProtocol(_ReportsPeerCertificate, HttpToolsProtocol):  # type: ignore[misc]
-    """uvicorn's httptools protocol (HTTP parsing in C, what `serve` uses), reporting the verified client
-    certificate. Module-level classes: with several workers uvicorn pickles its config, classes by name."""
+class TlsHttpToolsProtocol(_ReportsPeerCertificate, FairHttpToolsProtocol):  # type: ignore[misc]
+    """The httptools protocol `serve` uses (HTTP parsing in C, requests started fairly: fair_start.py),
+    reporting the verified client certificate. Module-level classes: with several workers uvicorn pickles
+    its config, classes by name."""
 
 
 def peer_certificate(request: Request) -> bytes | None:
@@ -140,9 +141,10 @@ def peer_certificate(request: Request) -> bytes | None:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn.run/Config options for HTTPS with client certificates ({} without tls_cert)."""
+    """uvicorn.run/Config options: the HTTP protocol, and HTTPS with client certificates when the settings
+    have a certificate."""
     if settings.tls_cert is None:
-        return {}
+        return {"http": FairHttpToolsProtocol}
     server_context(settings)  # errors surface here, before the port is bound
     # A partial of a module function, not a closure: with several workers uvicorn pickles its config into
     # each process.
