@@ -246,18 +246,19 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def run_clients(m: Market, client: Callable[[int], None], clients: int, seconds: float,
-                start: threading.Barrier, deadline: list[float]) -> tuple[float, float]:
-    """Start one thread per client, release them together for `seconds`, wait for all: (wall s, service CPU s)."""
+                start: threading.Barrier, deadline: list[float]) -> tuple[float, float, float]:
+    """Start one thread per client, release them together for `seconds`, wait for all:
+    (wall s, service CPU s, this process's CPU s: what the clients cost the shared cores)."""
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
         t.start()
     pids = service_pids(m.service_pid)
     deadline[0] = time.perf_counter() + seconds
-    t0, c0 = time.perf_counter(), cpu_s(pids)
+    t0, c0, own0 = time.perf_counter(), cpu_s(pids), time.process_time()
     start.wait()
     for t in threads:
         t.join(seconds + 120)
-    return time.perf_counter() - t0, cpu_s(pids) - c0
+    return time.perf_counter() - t0, cpu_s(pids) - c0, time.process_time() - own0
 
 
 def run_reads(m: Market, clients: int, seconds: float, rate: float = 0.0) -> dict[str, Any]:
@@ -291,11 +292,12 @@ def run_reads(m: Market, clients: int, seconds: float, rate: float = 0.0) -> dic
             due += interval
         c.close()
 
-    wall, cpu = run_clients(m, client, clients, seconds, start, deadline)
+    wall, cpu, own = run_clients(m, client, clients, seconds, start, deadline)
     all_ms = [x * 1000 for xs in lat for x in xs]
     return {"p50_ms": round(pct(all_ms, 0.5), 2), "p99_ms": round(pct(all_ms, 0.99), 2),
             "requests": len(all_ms), "per_s": round(len(all_ms) / wall, 1), "errors": sum(errors),
             "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(all_ms)), 2),
+            "client_cpu_ms_per_request": round(1000 * own / max(1, len(all_ms)), 2),
             **({"offered_per_s": rate} if rate else {})}
 
 
@@ -331,10 +333,11 @@ def run_submits(m: Market, clients: int, seconds: float, per_client: int, tag: s
             exhausted[i] = True
         c.close()
 
-    wall, cpu = run_clients(m, client, clients, seconds, start, deadline)
+    wall, cpu, own = run_clients(m, client, clients, seconds, start, deadline)
     ms = [x * 1000 for x in lat]
     return {"accepted": sum(accepted), "per_s": round(sum(accepted) / wall, 1), "refused": refused,
             "service_cpu_ms_per_request": round(1000 * cpu / max(1, len(lat)), 2),
+            "client_cpu_ms_per_request": round(1000 * own / max(1, len(lat)), 2),
             "p50_ms": round(pct(ms, 0.5), 2), "p99_ms": round(pct(ms, 0.99), 2),
             "clients_out_of_presigned": sum(exhausted), "wall_s": round(wall, 2)}
 
