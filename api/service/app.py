@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,10 +20,10 @@ from api.service.routers import (
 )
 
 API_PREFIX = "/v1"
-# The routers that need credentials, in the order they appear in the spec (health is public).
-# Route matching scans the included routers in this order (twice per request), so the resources participant
-# nodes call most come first: a list of instructions cost a quarter less CPU than with them sixth. No path
-# belongs to two routers (tests/service/test_router_order.py), so the order changes no answer.
+# The routers that need credentials (health is public). Route matching scans the included routers in this
+# order (twice per request), so the resources participant nodes call most come first: a list of
+# instructions cost a quarter less CPU than with them sixth. No path belongs to two routers
+# (tests/service/test_router_order.py), so the order changes no answer; the spec lists paths in this order.
 ROUTERS = (instructions, accounts, sessions, users, client_certs, participants, runs, margin, reports, events, audit)
 _ERR: dict[str, Any] = {"model": ErrorBody}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -36,8 +39,20 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _lifespan(ctx: ServiceContext) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        reader = ctx.head_readers.pop(asyncio.get_running_loop(), None)
+        if reader is not None:  # its HTTP session belongs to this loop
+            await reader.close()
+
+    return lifespan
+
+
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(
+        lifespan=_lifespan(ctx),
         title="ledgerclear participant service",
         version="1.0.0",
         description="Signed settlement instructions, balances, settlement runs, margin, reports and live events. "

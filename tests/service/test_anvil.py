@@ -40,8 +40,18 @@ def test_service_on_anvil_and_reconcile(tmp_path: Path, monkeypatch: pytest.Monk
             b = c.post("/v1/instructions", headers=w.h("b-stp"),
                        json=w.signed(w.fields(P2, P1, "receive", ref="ANV1", nonce=1, quantity=300)))
             assert a.status_code == 201 and b.json()["status"] == "pending"
+
+            def held() -> int:
+                bal = c.get(f"/v1/accounts/{P2}/balances", headers=w.h("b-view"))
+                assert bal.status_code == 200, bal.text
+                return sum(i["quantity"] for i in bal.json()["securities"]["items"] if i["security_code"] == SEC)
+
+            before = held()
+            assert held() == before  # the second read answered at the node's head from the event loop
+            assert w.ctx.head_readers, "balances did not read the block number from the loop"
             run = c.post("/v1/settlement-runs", json={"name": "anvil"}, headers=w.h("op1"))
             assert run.status_code == 201 and run.json()["figures"]["settled"] == 1
+            assert held() == before + 300  # the settlement's block is seen at once: nothing stale is served
             monkeypatch.setenv("LEDGERCLEAR_API_KEY", w.api_keys["b-stp"])
             res = CliRunner().invoke(cli_app, ["node", "reconcile", "--url", f"http://127.0.0.1:{port}",
                                                "--participant", P2, "--rpc", rpc, "--deployment", str(dep_file)])

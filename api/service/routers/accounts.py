@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +15,7 @@ from api.service.loop_reads import read_rows
 from api.service.schemas import Balances, CashBalance, PageOf, SecurityBalance
 from ledger.store import ParticipantRow, SecurityRow
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["accounts"])
 _BULK_PAIRS = 2000  # at most this many (participant, security) pairs per bulk read on a cache miss
 _SECURITIES = select(SecurityRow.code, SecurityRow.token_id).order_by(SecurityRow.code)
@@ -36,8 +39,8 @@ async def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Bal
         address = ctx.known_addresses[pid] = str(found[0][0])
     secs = [(str(code), int(token)) for code, token in await read_rows(ctx.engine, _SECURITIES)]
     tokens = tuple(token for _, token in secs)
-    amounts = _remembered(ctx, address, tokens)
-    if amounts is None:  # the chain has moved on: read it in the thread pool
+    amounts = await _at_head(ctx, address, tokens)
+    if amounts is None:  # the chain has moved on (or is busy): read it in the thread pool
         amounts = await run_in_threadpool(_read_chain, ctx, address, tokens)
     cents, qty = amounts
     cash = [CashBalance(currency=c, cents=v) for c, v in zip(ctx.deployment.currencies, cents, strict=True)]
@@ -52,14 +55,28 @@ def _key(address: str, tokens: tuple[int, ...]) -> tuple[str, str, tuple[int, ..
     return ("balances", address, tokens)
 
 
-def _remembered(ctx: ServiceContext, address: str, tokens: tuple[int, ...]) -> Amounts | None:
-    """The balances read at the current block, if they are remembered and can be had without waiting: on the
-    embedded chain (its block number is a memory read) when no chain writer holds the lock. On the event
-    loop, so never blocks; None sends the caller to the thread pool."""
-    if ctx.deployment.chain.config.backend != "embedded" or not ctx.chain_lock.acquire(blocking=False):
+async def _at_head(ctx: ServiceContext, address: str, tokens: tuple[int, ...]) -> Amounts | None:
+    """The balances remembered for the chain's current block, had without a thread: on the embedded chain
+    the block number is a memory read; on a node it is read from the loop, a request shared by the reads
+    waiting for it (api/service/head_reader.py). None sends the caller to the thread pool."""
+    if ctx.deployment.chain.config.backend == "embedded":
+        return _remembered(ctx, None, address, tokens)
+    try:
+        block = await ctx.head_reader().current()
+    except Exception as exc:  # the thread pool's read reports the node's trouble to the caller
+        log.debug("block number from the loop: %s", exc)
+        return None
+    return _remembered(ctx, block, address, tokens)
+
+
+def _remembered(ctx: ServiceContext, block: int | None, address: str, tokens: tuple[int, ...]) -> Amounts | None:
+    """The balances filed under `block` (None: the embedded chain's current block), if no chain writer holds
+    the lock (never waited for: this runs on the event loop)."""
+    if not ctx.chain_lock.acquire(blocking=False):
         return None
     try:
-        hit: Amounts | None = ctx.chain_reads.peek(ctx.deployment.chain.block_number, _key(address, tokens))
+        at = ctx.deployment.chain.block_number if block is None else block
+        hit: Amounts | None = ctx.chain_reads.peek(at, _key(address, tokens))
         return hit
     finally:
         ctx.chain_lock.release()
