@@ -90,9 +90,10 @@ class EventHub:
         if session.get_bind().dialect.name != "sqlite":  # SQLite: the open write already orders commits
             locks.hold(session, locks.EVENTS)
         now = utcnow()
-        session.execute(insert(cast(Table, EventRow.__table__)), [{"channel": pid, "type": type_, "data": data, "created_at": now}
-                                           for participant_ids, type_, data in notices
-                                           for pid in dict.fromkeys([*participant_ids, OPERATOR])])
+        session.execute(insert(cast(Table, EventRow.__table__)),  # Core: no ORM bulk-insert pass over the dicts
+                        [{"channel": pid, "type": type_, "data": data, "created_at": now}
+                         for participant_ids, type_, data in notices
+                         for pid in dict.fromkeys([*participant_ids, OPERATOR])])
         session.info[_PENDING] = True
 
     def _after_commit(self, s: Session) -> None:
