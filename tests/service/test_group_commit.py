@@ -4,6 +4,7 @@ batch is all or nothing, and a batch that fails as a whole is retried item by it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import threading
 import time
@@ -256,3 +257,8 @@ def test_concurrent_pairs_through_the_api_all_match_once(world: World) -> None:
         assert all(len(v) == 1 for v in by_ref.values())  # both sides of a pair: one ledger instruction
         assert len({next(iter(v)) for v in by_ref.values()}) == 24  # and a different one per pair
         assert audit.verify(s).ok
+
+
+def test_side_fields_are_the_listed_columns_in_order() -> None:
+    """Matching builds `Side(*row)` from rows of the side columns: the dataclass must follow them."""
+    assert tuple(f.name for f in dataclasses.fields(svc.Side)) == tuple(c.key for c in svc._SIDE)
