@@ -1,8 +1,8 @@
 """The block number of a JSON-RPC node, read from the event loop for the balance reads.
 
 On the embedded chain the block number is a memory read. On a node it is a round trip, which the balance
-endpoint used to make in the thread pool through the synchronous web3 client, on every request (~3 ms of
-service CPU per read on Anvil). Here the round trip is made on the loop (web3's async HTTP provider), and
+endpoint used to make in the thread pool through the synchronous web3 client, on every request (reads cost
+2.5-3.1 ms of service CPU on Anvil, lists and balances together). Here the round trip is made on the loop (web3's async HTTP provider), and
 one request serves every caller that asked while it was being prepared:
 
 * exact: each caller gets a number from an `eth_blockNumber` request sent after it asked, so a read never

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uvicorn
 from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -32,6 +36,24 @@ SEC = "00700"
 TOKEN = 700
 PASSWORD = "correct horse battery staple"
 _HASH = hash_password(PASSWORD)
+
+
+
+@contextmanager
+def serving(config: uvicorn.Config, start_timeout_s: float = 30.0) -> Iterator[uvicorn.Server]:
+    """Run `config` with uvicorn in a thread of this process until the block ends."""
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + start_timeout_s
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        assert server.started, "uvicorn did not start"
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(15)
 
 
 @dataclass

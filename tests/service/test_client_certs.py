@@ -11,7 +11,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from service_world import P1, P2, World, build
+from service_world import P1, P2, World, build, serving
 
 from api.gateway.certs import make_certs
 from api.node.client import ServiceClient, ServiceError, tls_context
@@ -69,19 +68,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     (tmp / "svc").mkdir()
     w = build(tmp / "svc", tls_cert=certs / "server.pem", tls_key=certs / "server.key", client_ca=certs / "ca.pem")
     port = _port()
-    server = uvicorn.Server(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning",
-                                           **tls.uvicorn_options(w.ctx.settings)))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the HTTPS server did not start"
     try:
-        yield Served(w, f"https://127.0.0.1:{port}", certs, foreign)
+        with serving(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning",
+                                    **tls.uvicorn_options(w.ctx.settings))):
+            yield Served(w, f"https://127.0.0.1:{port}", certs, foreign)
     finally:
-        server.should_exit = True
-        thread.join(15)
         w.client.close()
         w.ctx.engine.dispose()
 
@@ -319,14 +310,7 @@ def test_both_http_parsers_report_the_certificate(served: Served) -> None:
     port = _port()
     config = uvicorn.Config(create_app(served.world.ctx), host="127.0.0.1", port=port, log_level="warning",
                             **{**tls.uvicorn_options(served.world.ctx.settings), "http": tls.TlsH11Protocol})
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    try:
-        assert server.started, "the h11 HTTPS server did not start"
+    with serving(config):
         seen = []
         for base in (served.base, f"https://127.0.0.1:{port}"):
             d = served.certs
@@ -336,6 +320,3 @@ def test_both_http_parsers_report_the_certificate(served: Served) -> None:
                 assert me.status_code == 200, me.text
                 seen.append(me.json())
         assert seen[0] == seen[1] and seen[0]["kind"] == "client_cert" and seen[0]["participant_id"] == P1
-    finally:
-        server.should_exit = True
-        thread.join(15)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from service_world import P1, P2, World, build
+from service_world import P1, P2, World, build, serving
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -126,16 +124,10 @@ def anvil_world(tmp_path: Path) -> Iterator[tuple[World, str, str, Path]]:
         dep_file = tmp_path / "deployment.json"
         w = build(tmp_path, rpc_url=rpc, deployment_file=dep_file)
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning"))
-        t = threading.Thread(target=server.run, daemon=True)
-        t.start()
         try:
-            while not server.started:
-                time.sleep(0.05)
-            yield w, f"http://127.0.0.1:{port}", rpc, dep_file
+            with serving(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning")):
+                yield w, f"http://127.0.0.1:{port}", rpc, dep_file
         finally:
-            server.should_exit = True
-            t.join(10)
             w.ctx.engine.dispose()
 
 

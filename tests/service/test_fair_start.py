@@ -4,13 +4,13 @@ uvicorn server and real sockets."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import uvicorn
+from service_world import serving
 
 from api.service import tls
 from api.service.fair_start import FairHttpToolsProtocol
@@ -42,19 +42,9 @@ def server() -> Iterator[tuple[int, _App]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-                                        http=FairHttpToolsProtocol))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.02)
-    assert srv.started
-    try:
+    with serving(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+                                http=FairHttpToolsProtocol)):
         yield port, app
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def _connect(port: int) -> socket.socket:

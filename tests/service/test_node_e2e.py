@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import uvicorn
-from service_world import SEC, TOKEN, World, build
+from service_world import SEC, TOKEN, World, build, serving
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
@@ -58,16 +58,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, st
     tmp = tmp_path_factory.mktemp("e2e")
     w = build(tmp)
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=server.run, daemon=True)
-    t.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield w, f"http://127.0.0.1:{port}", tmp
-    server.should_exit = True
-    t.join(10)
+    with serving(uvicorn.Config(create_app(w.ctx), host="127.0.0.1", port=port, log_level="warning")):
+        yield w, f"http://127.0.0.1:{port}", tmp
     w.ctx.engine.dispose()
 
 
