@@ -12,31 +12,17 @@ from fastapi import FastAPI
 from api import portal
 from api.service import errors
 from api.service.context import ServiceContext
-from api.service.errors import ErrorBody
 from api.service.limits import BodyLimit, RateLimit, TokenBuckets
 from api.service.request_audit import AuditRefused
+from api.service.routing import API_PREFIX, add_routes
 from api.service.routers import (
     accounts, audit, client_certs, events, health, instructions, margin, participants, reports, runs, sessions, users,
 )
 
-API_PREFIX = "/v1"
-# The routers that need credentials (health is public). Route matching scans the included routers in this
-# order (twice per request), so the resources participant nodes call most come first: a list of
-# instructions cost a quarter less CPU than with them sixth. No path belongs to two routers
+# The routers that need credentials (health is public), in the order route matching scans their routes: the
+# resources participant nodes call most come first. No path belongs to two routers
 # (tests/service/test_router_order.py), so the order changes no answer; the spec lists paths in this order.
 ROUTERS = (instructions, accounts, sessions, users, client_certs, participants, runs, margin, reports, events, audit)
-_ERR: dict[str, Any] = {"model": ErrorBody}
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {**_ERR, "description": "bad request"},
-    401: {**_ERR, "description": "no or bad credentials"},
-    403: {**_ERR, "description": "not allowed for this caller"},
-    404: {**_ERR, "description": "not found (or not the caller's)"},
-    409: {**_ERR, "description": "conflicts with the current state"},
-    413: {**_ERR, "description": "request body too large"},
-    422: {**_ERR, "description": "invalid input"},
-    429: {**_ERR, "description": "rate limited; see Retry-After"},
-    500: {**_ERR, "description": "internal error (logged; no details)"},
-}
 
 
 def _lifespan(ctx: ServiceContext) -> Any:
@@ -62,9 +48,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    app.include_router(health.router, prefix=API_PREFIX, responses={500: COMMON_RESPONSES[500]})
-    for module in ROUTERS:
-        app.include_router(module.router, prefix=API_PREFIX, responses=COMMON_RESPONSES)
+    for module in (health, *ROUTERS):
+        add_routes(app, module.router)
     s = ctx.settings
     portal.mount(app)  # the client portal's static pages at /portal (and / redirects there)
     app.add_middleware(AuditRefused, ctx=ctx, prefix=API_PREFIX)  # innermost: sees the handlers' answers

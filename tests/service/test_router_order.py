@@ -1,14 +1,17 @@
-"""app.ROUTERS is ordered for speed (route matching scans the included routers in order, so the participant
-nodes' busiest resources come first); no path is claimed by two routers, so the order changes no answer."""
+"""app.ROUTERS is ordered for speed (route matching scans the app's routes in order, so the participant nodes'
+busiest resources come first); no path is claimed by two routers, so the order changes no answer. The routes
+join the app as declared (api/service/routing.py)."""
 
 from __future__ import annotations
 
 import re
 
+from service_world import World
 from starlette.routing import Match, Route
 
 from api.service.app import ROUTERS
 from api.service.routers import health
+from api.service.routing import API_PREFIX
 
 
 def _sample(path: str) -> str:
@@ -30,3 +33,12 @@ def test_no_path_is_claimed_by_two_routers() -> None:
                         match, _ = rival.matches(scope)
                         assert match is Match.NONE, f"{route.path} ({method}) also matches {rival.path}"
 
+
+def test_the_app_holds_the_routers_routes_in_order(world: World) -> None:
+    """Every route of every router is in the app itself, health and then ROUTERS in order, with nothing before
+    them but the OpenAPI document's route."""
+    declared = [r for m in (health, *ROUTERS) for r in m.router.routes]
+    app_routes = world.client.app.router.routes
+    assert app_routes[0].path == "/openapi.json"
+    assert app_routes[1:1 + len(declared)] == declared
+    assert all(r.path.startswith(API_PREFIX + "/") for r in declared)

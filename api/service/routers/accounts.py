@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
 from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
@@ -12,11 +11,12 @@ from api.service.context import ServiceContext
 from api.service.deps import Ctx, Paging, ParticipantPath, Reader, own
 from api.service.errors import ApiError
 from api.service.loop_reads import read_rows
+from api.service.routing import resource_router
 from api.service.schemas import Balances, CashBalance, PageOf, SecurityBalance
 from ledger.store import ParticipantRow, SecurityRow
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["accounts"])
+router = resource_router("accounts")
 _BULK_PAIRS = 2000  # at most this many (participant, security) pairs per bulk read on a cache miss
 _SECURITIES = select(SecurityRow.code, SecurityRow.token_id).order_by(SecurityRow.code)
 _ADDRESS = select(ParticipantRow.address).where(ParticipantRow.id == bindparam("pid"))

@@ -11,7 +11,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from fastapi import APIRouter, Path, Response
+from fastapi import Path, Response
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
@@ -20,10 +20,11 @@ from api.service.db import ClientCertRow
 from api.service.deps import Administrator, Ctx, Paging, aware, bump_auth_epoch
 from api.service.errors import ApiError
 from api.service.routers.users import _check_groups, _manageable, _target_scope
+from api.service.routing import resource_router
 from api.service.schemas import GroupName, PageOf, ParticipantId, Strict
 from api.service.tls import fingerprint, normalise_fingerprint
 
-router = APIRouter(tags=["administration"])
+router = resource_router("administration")
 
 Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the DER certificate, hex")]
 

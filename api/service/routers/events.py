@@ -10,14 +10,15 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.service.deps import Ctx, Principal, Reader
 from api.service.events import OPERATOR, Event
+from api.service.routing import resource_router
 
-router = APIRouter(tags=["events"])
+router = resource_router("events")
 POLL_S = 0.05
 KEEPALIVE_S = 15.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from sqlalchemy import Select, bindparam, or_, select
 from starlette.concurrency import run_in_threadpool
 
@@ -15,10 +15,11 @@ from api.service.context import ServiceContext
 from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Principal, Reader
 from api.service.evidence import chain_verified
 from api.service.loop_reads import read_rows
+from api.service.routing import resource_router
 from api.service.schemas import Evidence, InstructionOut, InstructionSubmit, PageOf, SigningDomain
 from ledger.store import InstructionRow
 
-router = APIRouter(tags=["instructions"])
+router = resource_router("instructions")
 
 _SI = SignedInstructionRow.__table__.c
 _LI = InstructionRow.__table__.c

@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from api.service.deps import Ctx, Paging, Principal, Reader
 from api.service.errors import ApiError
+from api.service.routing import resource_router
 from api.service.schemas import PageOf, ReportOut
 
-router = APIRouter(tags=["reports"])
+router = resource_router("reports")
 
 
 def _dir(ctx: Ctx, p: Principal) -> Path:

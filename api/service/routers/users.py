@@ -7,7 +7,7 @@ import datetime as dt
 import secrets
 from collections.abc import Sequence
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -18,10 +18,11 @@ from api.service.errors import ApiError
 from api.service.schemas import (
     ApiKeyCreated, ApiKeyIn, ApiKeyOut, GroupOut, PageOf, UserCreated, UserIn, UserOut, UserPatch,
 )
+from api.service.routing import resource_router
 from api.service.security import hash_password, new_token, new_totp_secret, token_hash, totp_uri
 from ledger.store import ParticipantRow
 
-router = APIRouter(tags=["administration"])
+router = resource_router("administration")
 
 
 def _target_scope(p: Principal, participant_id: str | None, s: Session) -> str | None:
