@@ -267,19 +267,26 @@ def _cert_lookup(fp: str) -> Lookup:
 
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ApiKey = Annotated[str | None, Depends(_api_key)]
+# The two credential schemes (the client certificate comes with the connection). Dependencies that take them
+# declare them, so the OpenAPI document lists the schemes on every operation that needs credentials, and read
+# them from the request themselves: routes of CredentialRoute (api/service/routing.py) run without the two
+# declared dependencies.
+SCHEMES = (_bearer, _api_key)
 
 
-async def authenticate(request: Request, bearer: Bearer, api_key: ApiKey) -> Principal:
-    """A dependency: the caller, by session token, API key or client certificate (401 if none is valid)."""
-    return await _caller(request, bearer, api_key)
+async def authenticate(request: Request, bearer: Bearer = None, api_key: ApiKey = None) -> Principal:
+    """A dependency: the caller, by session token, API key or client certificate (401 if none is valid).
+    `bearer` and `api_key` are declarations (see SCHEMES): the credentials are read from `request`."""
+    return await _caller(request)
 
 
 # A plain coroutine, not a dependency: FastAPI resolves each dependency on every request (two fewer saved
 # ~35 us in-process), so `require` calls this itself instead of depending on `authenticate`, and neither
 # depends on `Ctx`.
-async def _caller(request: Request, bearer: HTTPAuthorizationCredentials | None, api_key: str | None) -> Principal:
+async def _caller(request: Request) -> Principal:
     ctx = service_context(request)
     now = dt.datetime.now(dt.UTC)
+    bearer, api_key = await _bearer(request), await _api_key(request)
     if bearer is not None and bearer.credentials:
         hashed = token_hash(bearer.credentials)
         return await _authenticated(request, ctx, f"session:{hashed}", now, _SESSION_REFUSED,
@@ -304,8 +311,8 @@ Caller = Annotated[Principal, Depends(authenticate)]
 def require(*groups: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller (as `authenticate`) must hold one of `groups`."""
 
-    async def check(request: Request, bearer: Bearer, api_key: ApiKey) -> Principal:
-        p = await _caller(request, bearer, api_key)
+    async def check(request: Request, bearer: Bearer = None, api_key: ApiKey = None) -> Principal:
+        p = await _caller(request)
         if not p.has(*groups):
             raise ApiError(403, f"needs one of the groups: {', '.join(groups)}")
         return p
