@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.service.fair_start import FairHttpToolsProtocol
+from api.service.server_logs import log_config
 from api.service.settings import Settings
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -160,4 +161,5 @@ def run(app: ASGIApp | str, settings: Settings, host: str, port: int, **options:
     `app` may be an import string (with factory=True and workers=N: one app per worker process)."""
     import uvicorn
 
+    options.setdefault("log_config", log_config())
     uvicorn.run(app, host=host, port=port, **uvicorn_options(settings), **options)
