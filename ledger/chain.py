@@ -296,8 +296,9 @@ class Chain:
         tester = getattr(self.w3.provider, "ethereum_tester", None)
         if tester is not None:
             # Embedded: eth_blockNumber would build and serialise the whole latest block; its number is the
-            # pending block's less one (eth-tester's "latest").
-            return max(0, int(tester.backend.chain.get_block().number) - 1)
+            # pending block's less one (eth-tester's "latest"). The mining chain's pending header has it
+            # (get_block() builds a VM and the block from that header: ~20 us against 0.2 us).
+            return max(0, int(tester.backend.chain.header.block_number) - 1)
         return int(self.w3.eth.block_number)
 
     def _replay_failure(self, params: dict[str, Any], receipt: Receipt, call: Any) -> ChainError:
