@@ -10,14 +10,16 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic_core import to_json
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from api.service.context import ServiceContext
 from api.service.db import OPERATOR_GROUPS, ApiKeyRow, AuthEpochRow, ClientCertRow, SessionRow, UserRow
@@ -350,9 +352,17 @@ class Page:
 
     def of(self, rows: Sequence[R], convert: Callable[[R], T]) -> PageOf[T]:
         """The page of `rows` (fetched with `.offset(offset).limit(limit + 1)`), converted for output."""
-        more = len(rows) > self.limit
-        return PageOf(items=[convert(r) for r in rows[:self.limit]],
-                      next_offset=self.offset + self.limit if more else None)
+        return PageOf(items=[convert(r) for r in rows[:self.limit]], next_offset=self._next(rows))
+
+    def json(self, rows: Sequence[R], fields: Callable[[R], dict[str, Any]]) -> Response:
+        """The page as `of` would answer it, serialised straight from each row's `fields` (which must be the
+        item model's fields, in order, with its types): no model built and validated per item, which was a
+        third of the instructions of a list of 20 (callgrind)."""
+        page = {"items": [fields(r) for r in rows[:self.limit]], "next_offset": self._next(rows)}
+        return Response(to_json(page), media_type="application/json")
+
+    def _next(self, rows: Sequence[object]) -> int | None:
+        return self.offset + self.limit if len(rows) > self.limit else None
 
 
 async def page(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
+from fastapi.responses import Response
 from sqlalchemy import Select, bindparam, or_, select
 from starlette.concurrency import run_in_threadpool
 
@@ -65,7 +66,7 @@ async def list_instructions(
                       Query(description="service status filter")] = None,
     participant_id: Annotated[str | None, Query(pattern=r"^[A-Z][0-9]{5}$",
                                                 description="operator only: one participant")] = None,
-) -> PageOf[InstructionOut]:
+) -> Response:
     pid = participant_id if p.is_operator else p.participant_id
     params: dict[str, object] = {"offset": pg.offset, "limit": pg.limit + 1}
     if pid is not None:
@@ -73,7 +74,7 @@ async def list_instructions(
     if status is not None:
         params["status"] = status
     rows = await read_rows(ctx.engine, _LISTS[pid is not None, status is not None], params)
-    return pg.of(rows, svc.view_row)
+    return pg.json(rows, svc.view_fields)
 
 
 @router.get("/instructions/{sid}", response_model=InstructionOut)
