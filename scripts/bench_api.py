@@ -118,7 +118,10 @@ def prepare_db(url: str) -> None:
 
 
 def start_service(tmp: pathlib.Path, port: int, root: pathlib.Path | None = None, url: str | None = None,
-                  extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], str, pathlib.Path]:
+                  extra: tuple[str, ...] = (), wrapper: tuple[str, ...] = (),
+                  start_timeout_s: float = 120) -> tuple[subprocess.Popen[bytes], str, pathlib.Path]:
+    """`ledgerclear serve` on `port` (of the checkout at `root`), run under `wrapper` (e.g. valgrind) if given;
+    returns the process, the operator's TOTP secret and the log file."""
     url = url or f"sqlite:///{tmp / 'svc.sqlite'}"
     if root is None:
         prepare_db(url)
@@ -132,14 +135,15 @@ def start_service(tmp: pathlib.Path, port: int, root: pathlib.Path | None = None
                LEDGERCLEAR_SECRET_KEY_FILE=str(tmp / "service.key"))
     log = tmp / "serve.log"
     exe = pathlib.Path(sys.executable).parent / "ledgerclear"
-    cmd = [str(exe)] if exe.exists() and root is None else [sys.executable, "-c", "from api.cli import main; main()"]
+    cmd = ([str(exe)] if exe.exists() and root is None and not wrapper
+           else [sys.executable, "-c", "from api.cli import main; main()"])
     if root is not None:  # another checkout of the code (e.g. the version before a change), same interpreter
         env["PYTHONPATH"] = str(root)
-    proc = subprocess.Popen([*cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
+    proc = subprocess.Popen([*wrapper, *cmd, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
                              "--reports-dir", str(tmp / "reports"), *extra],
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env, start_new_session=True,
                             cwd=root)
-    deadline = time.time() + 120
+    deadline = time.time() + start_timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"serve exited {proc.returncode}: {log.read_text()[-2000:]}")
