@@ -22,7 +22,7 @@ from api.service.routers import (
 # The routers that need credentials (health is public), in the order route matching scans their routes: the
 # resources participant nodes call most come first. No path belongs to two routers
 # (tests/service/test_router_order.py), so the order changes no answer; the spec lists paths in this order.
-ROUTERS = (instructions, accounts, sessions, users, client_certs, participants, runs, margin, reports, events, audit)
+ROUTERS = (accounts, instructions, sessions, users, client_certs, participants, runs, margin, reports, events, audit)
 
 
 def _lifespan(ctx: ServiceContext) -> Any:
