@@ -356,8 +356,8 @@ class Page:
 
     def json(self, rows: Sequence[R], fields: Callable[[R], dict[str, Any]]) -> Response:
         """The page as `of` would answer it, serialised straight from each row's `fields` (which must be the
-        item model's fields, in order, with its types): no model built and validated per item, which was a
-        third of the instructions of a list of 20 (callgrind)."""
+        item model's fields, in order, with its types): no model built and validated per item, which was 23%
+        of the instructions of a list of 20 (callgrind)."""
         page = {"items": [fields(r) for r in rows[:self.limit]], "next_offset": self._next(rows)}
         return Response(to_json(page), media_type="application/json")
 

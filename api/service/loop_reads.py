@@ -15,7 +15,8 @@ the GIL while it works there). Any other database (PostgreSQL: a server round tr
 the thread pool.
 
 Rows come back as plain tuples in the statement's column order, with SQLite's own values (a Boolean column
-reads as 0 or 1): callers read them by position and let the response model coerce.
+reads as 0 or 1): callers read them by position and let the response model coerce (or convert them, as
+instructions.view_fields does).
 """
 
 from __future__ import annotations
