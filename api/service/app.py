@@ -45,6 +45,8 @@ def create_app(ctx: ServiceContext) -> FastAPI:
                     "Authenticate with a session token (POST /v1/sessions, password + TOTP) as `Authorization: "
                     "Bearer <token>`, or an API key as `X-API-Key`. Errors are {error: {code, message, field}}.",
         docs_url=None, redoc_url=None,
+        telemetry={"tracing": ctx.settings.telemetry, "metrics": ctx.settings.telemetry,
+                   "logs": ctx.settings.telemetry},
     )
     app.state.ctx = ctx
     errors.install(app)

@@ -34,6 +34,9 @@ class Settings(BaseModel):
     event_poll_s: float = Field(default=0.05, gt=0, le=5)  # how soon another worker's events reach a stream
     event_retention: int = Field(default=1_000_000, gt=0)  # event rows kept for replay (Last-Event-ID)
     workers: int = Field(default=1, ge=1, le=64)  # uvicorn worker processes (more than 1 needs --rpc)
+    # FastAPI's OpenTelemetry spans, metrics and logs, for providers set up outside the service (e.g. by
+    # opentelemetry-instrument). Off, FastAPI does not look for providers on every request (~3% of a read).
+    telemetry: bool = False
     # HTTPS: the server's certificate chain and key (PEM); with client_ca, clients may present a certificate
     # issued by that CA (optional at the TLS layer, so browsers with session tokens still connect).
     tls_cert: Path | None = None
