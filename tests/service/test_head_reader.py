@@ -5,6 +5,7 @@ The requests are a counter standing in for the node (the node itself: tests/serv
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -29,25 +30,26 @@ class _Node:
         return number
 
 
-def _run(coro: object) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
+def _run(test: Callable[[_Node, HeadReader], Awaitable[None]]) -> None:
+    """`test` on its own event loop, with a fresh node and a reader of it."""
+    async def main() -> None:
+        node = _Node()
+        await test(node, HeadReader(node.fetch))
+
+    asyncio.run(main())
 
 
 def test_callers_in_one_pass_share_one_request() -> None:
-    async def main() -> None:
-        node = _Node()
-        reader = HeadReader(node.fetch)
+    async def main(node: _Node, reader: HeadReader) -> None:
         node.release.set()
         got = await asyncio.gather(*(reader.current() for _ in range(20)))
         assert got == [1] * 20 and node.sent == 1
 
-    _run(main())
+    _run(main)
 
 
 def test_a_caller_never_gets_a_request_sent_before_it_asked() -> None:
-    async def main() -> None:
-        node = _Node()
-        reader = HeadReader(node.fetch)
+    async def main(node: _Node, reader: HeadReader) -> None:
         first = asyncio.create_task(reader.current())
         await asyncio.sleep(0)
         await asyncio.sleep(0)
@@ -59,26 +61,22 @@ def test_a_caller_never_gets_a_request_sent_before_it_asked() -> None:
         assert await asyncio.gather(*late) == [2] * 5  # all answered by request 2, sent after they asked
         assert node.sent == 2
 
-    _run(main())
+    _run(main)
 
 
 def test_a_failure_reaches_each_waiter_and_the_next_call_works() -> None:
-    async def main() -> None:
-        node = _Node()
-        reader = HeadReader(node.fetch)
+    async def main(node: _Node, reader: HeadReader) -> None:
         node.fail_next = True
         node.release.set()
         results = await asyncio.gather(*(reader.current() for _ in range(3)), return_exceptions=True)
         assert all(isinstance(r, ConnectionError) for r in results)
         assert await reader.current() == 2
 
-    _run(main())
+    _run(main)
 
 
 def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
-    async def main() -> None:
-        node = _Node()
-        reader = HeadReader(node.fetch)
+    async def main(node: _Node, reader: HeadReader) -> None:
         gone = asyncio.create_task(reader.current())
         stays = asyncio.create_task(reader.current())
         await asyncio.sleep(0)
@@ -89,4 +87,4 @@ def test_a_caller_that_goes_away_does_not_cancel_the_others() -> None:
             await gone
         assert await reader.current() == 2
 
-    _run(main())
+    _run(main)
