@@ -271,7 +271,7 @@ Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ApiKey = Annotated[str | None, Depends(_api_key)]
 # The two credential schemes (the client certificate comes with the connection). Dependencies that take them
 # declare them, so the OpenAPI document lists the schemes on every operation that needs credentials, and read
-# them from the request themselves: routes of CredentialRoute (api/service/routing.py) run without the two
+# them from the request themselves: routes of ServiceRoute (api/service/routing.py) run without the two
 # declared dependencies.
 SCHEMES = (_bearer, _api_key)
 

@@ -1,5 +1,5 @@
-"""CredentialRoute: the OpenAPI document lists the credential schemes the dependencies declare, and requests
-run without resolving them (the dependencies read the credentials from the request themselves)."""
+"""ServiceRoute and credentials: the OpenAPI document lists the credential schemes the dependencies declare,
+and requests run without resolving them (the dependencies read the credentials from the request themselves)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.service.deps import SCHEMES, ApiKey, Bearer
-from api.service.routing import CredentialRoute, add_routes
+from api.service.routing import ServiceRoute, add_routes
 
 
 async def _who(request: Request, bearer: Bearer = None, api_key: ApiKey = None) -> str:
@@ -50,8 +50,8 @@ def _bearer_calls(route_class: type[APIRoute], monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_requests_do_not_resolve_the_declared_schemes(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _bearer_calls(CredentialRoute, monkeypatch) == 1
-    client = TestClient(_app(CredentialRoute))
+    assert _bearer_calls(ServiceRoute, monkeypatch) == 1
+    client = TestClient(_app(ServiceRoute))
     assert client.get("/who", headers={"X-API-Key": "lck_a_b"}).json() == {"name": "lck_a_b"}
     assert client.get("/who").json() == {"name": "nobody"}
 
@@ -62,15 +62,15 @@ def test_a_plain_route_would_resolve_them(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_the_document_lists_the_schemes() -> None:
-    doc = _app(CredentialRoute).openapi()
+    doc = _app(ServiceRoute).openapi()
     assert doc["paths"]["/who"]["get"]["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}]
     assert set(doc["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
 
 
-def test_every_service_route_is_a_credential_route() -> None:
+def test_every_service_route_is_a_service_route() -> None:
     from api.service.app import ROUTERS
     from api.service.routers import health
 
     for module in (health, *ROUTERS):
         for route in module.router.routes:
-            assert isinstance(route, CredentialRoute), route
+            assert isinstance(route, ServiceRoute), route
