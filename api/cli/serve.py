@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
         from api.service import tls
         from api.service import workers as service_workers
-        from api.service.app import create_app
+        from api.service.app import create_app, keep_out_of_collections
         from api.service.bootstrap import ensure_operator_admin, prepare_secrets
         from api.service.context import open_context
         from api.service.security import SecretKeyError
@@ -78,7 +78,9 @@ def register(app: typer.Typer) -> None:
                    + (" (client certificates accepted)" if settings.client_ca else "")
                    + (f" with {settings.workers} worker processes" if settings.workers > 1 else ""), err=True)
         if settings.workers == 1:
-            tls.run(create_app(ctx), settings, host, port, log_level="info")
+            app = create_app(ctx)
+            keep_out_of_collections()
+            tls.run(app, settings, host, port, log_level="info")
             return
         service_workers.export(settings)  # each worker builds its own context from these
         ctx.engine.dispose()

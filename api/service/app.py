@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -34,6 +35,14 @@ def _lifespan(ctx: ServiceContext) -> Any:
             await reader.close()
 
     return lifespan
+
+
+def keep_out_of_collections() -> None:
+    """Move everything alive now out of the garbage collector's scans: the chain, the app and its models live
+    as long as the process, and a full collection under load would scan them every time. Called by `serve`
+    and each worker once the app is built, not by create_app: a test process builds many apps."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(ctx: ServiceContext) -> FastAPI:

@@ -44,7 +44,7 @@ def export(settings: Settings) -> None:
 
 def worker_app() -> FastAPI:
     """uvicorn's app factory in each worker process."""
-    from api.service.app import create_app
+    from api.service.app import create_app, keep_out_of_collections
     from api.service.bootstrap import prepare_secrets
     from api.service.context import open_context
 
@@ -55,4 +55,6 @@ def worker_app() -> FastAPI:
                                            "rate_burst": max(1, exported.rate_burst // exported.workers)})
     ctx = open_context(settings)
     prepare_secrets(ctx)  # the parent sealed and checked; this installs the key in this process
-    return create_app(ctx)
+    app = create_app(ctx)
+    keep_out_of_collections()
+    return app
