@@ -20,7 +20,9 @@ Phases (each bounded by --seconds; every client stops by itself at the deadline)
 Options: `--backend anvil` serves with `--rpc` on an Anvil node, `--workers N` runs N worker processes,
 `--compare` measures 1 worker too in the same run and reports ratios, `--pg-admin-url` gives the service
 a fresh PostgreSQL database. `read_cpu_ms` / `submit_cpu_ms`: CPU seconds the service's processes used
-(/proc) per request, which a busy box distorts far less than latency.
+(/proc) per request, which a busy box distorts far less than latency. `read_client_cpu_ms`: what the
+clients' process used per read; the same work every run, so a high figure (0.1 ms is usual here) shows a
+slowed box.
 
 The per-caller rate limit is raised for the run (LEDGERCLEAR_RATE_PER_S/BURST): this measures the service,
 not the limiter. Clients are threads with one persistent HTTP/1.1 connection each: requests written to a socket,
@@ -429,6 +431,7 @@ def measure(a: argparse.Namespace, n: int, workers: int, say: Any) -> dict[str, 
             "submissions_per_s": sn["per_s"], "workers": workers, "backend": a.backend,
             "database": "postgresql" if a.pg_admin_url else "sqlite",
             "reads_per_s": rn["per_s"], "read_cpu_ms": rn["service_cpu_ms_per_request"],
+            "read_client_cpu_ms": rn["client_cpu_ms_per_request"],
             "submit_cpu_ms": sn["service_cpu_ms_per_request"], "read_errors": rn["errors"],
             "submit_refused": sn["refused"], "submit_p50_ms": sn["p50_ms"], "submit_p99_ms": sn["p99_ms"],
             "submit_clients_out_of_presigned": sn["clients_out_of_presigned"],

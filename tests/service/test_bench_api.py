@@ -19,7 +19,8 @@ def test_bench_api_small_json() -> None:
                           "--read-rate", "40", "--json"], check=True, capture_output=True, text=True,
                          timeout=300).stdout
     report = json.loads(out.strip().splitlines()[-1])
-    for key in ("clients", "read_p50_ms", "read_p99_ms", "submissions_per_s", "paced_read_p99_ms", "read_cpu_ms"):
+    for key in ("clients", "read_p50_ms", "read_p99_ms", "submissions_per_s", "paced_read_p99_ms", "read_cpu_ms",
+                "read_client_cpu_ms"):
         assert key in report
     assert report["clients"] == 4 and report["submissions_per_s"] > 0
     assert report["read_errors"] == 0 and report["submit_refused"] == {}
