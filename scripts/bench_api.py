@@ -101,8 +101,8 @@ class _Answer:
 class Conn:
     """One persistent HTTP/1.1 keep-alive connection (reconnects if the server closes it): requests written to
     a plain socket, answers parsed by httptools, the C parser uvicorn itself uses. The clients share the box's
-    two cores with the service, so they must cost little: http.client's Python header parsing took 0.29-0.44
-    ms of client CPU per request (one client, balances), this 0.09-0.14 ms."""
+    two cores with the service, so they must cost little: with http.client's Python header parsing one client
+    used 0.27-0.29 ms of CPU per balance read, with this 0.10-0.13 ms (three rounds of 2,000)."""
 
     def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
         self.port = port
