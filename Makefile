@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml requirements.lock package.json package-lock.json
 install: $(STAMP)
 
 demo: $(STAMP)
+	rm -rf out/demo  # a fresh market each time (`ledgerclear day --market out/demo ...` adds days to it)
 	$(VENV)/bin/ledgerclear demo --out out/demo
 
 test: $(STAMP)

@@ -7,9 +7,11 @@ turned into readable `ChainError`s. The backend is chosen by `ChainConfig.rpc_ur
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
@@ -41,6 +43,8 @@ class ChainConfig:
     """
 
     rpc_url: str | None = None
+    # the embedded chain's database file (durable; resumed on connect); None: in memory, gone with the process
+    chain_file: Path | None = None
     block_gas_limit: int = DEFAULT_BLOCK_GAS_LIMIT
     tx_gas: int = DEFAULT_TX_GAS
     batch_gas_base: int = 1_000_000
@@ -161,6 +165,54 @@ class Chain:
         self.config = config
         self.decoder = EventDecoder()
         self.namer: AddressNamer | None = None
+        # sender -> nonce its next transaction takes while a resumable step runs (see `resuming`)
+        self._cursor: dict[str, int] | None = None
+
+    def nonce(self, sender: str) -> int:
+        """Transactions `sender` has had mined (its next transaction's nonce)."""
+        return int(self.w3.eth.get_transaction_count(to_checksum_address(sender)))
+
+    @contextmanager
+    def resuming(self, start_nonces: dict[str, int]) -> Iterator[None]:
+        """Send a step's transactions at most once across crashes.
+
+        `start_nonces` are the senders' nonces when the step first began (recorded durably before it sent
+        anything). The step must send the same transactions in the same order each time it runs; one whose
+        nonce the chain has already used landed before a crash, so it is not sent again and its mined
+        receipt is returned instead.
+        """
+        self._cursor = dict(start_nonces)
+        try:
+            yield
+        finally:
+            self._cursor = None
+
+    def _landed(self, sender: str) -> Receipt | None:
+        """The receipt of `sender`'s next transaction of a resumed step if it was mined before, else None."""
+        if self._cursor is None or sender not in self._cursor:
+            return None
+        expected = self._cursor[sender]
+        self._cursor[sender] = expected + 1
+        mined = self.nonce(sender)
+        if expected >= mined:
+            if expected > mined:
+                raise ChainError(f"{sender} has sent {mined} transactions but the resumed step expects "
+                                 f"{expected}: the chain does not hold this step's earlier transactions")
+            return None
+        receipt = self.mined_receipt(sender, expected)
+        if receipt.status != 1:
+            raise ChainError(f"transaction {receipt.tx_hash} of the interrupted step had reverted")
+        return receipt
+
+    def mined_receipt(self, sender: str, nonce: int) -> Receipt:
+        """The receipt of the mined transaction `sender` sent with `nonce` (searched from the newest block)."""
+        wanted = to_checksum_address(sender)
+        for number in range(self.block_number, -1, -1):
+            block = self.w3.eth.get_block(number, full_transactions=True)
+            for tx in block["transactions"]:
+                if not isinstance(tx, (bytes, str)) and tx["from"] == wanted and int(tx["nonce"]) == nonce:
+                    return self.receipt(bytes(tx["hash"]))
+        raise ChainError(f"no transaction of {sender} with nonce {nonce} on the chain")
 
     @classmethod
     def connect(cls, config: ChainConfig | None = None) -> Chain:
@@ -185,6 +237,9 @@ class Chain:
 
     def deploy(self, name: str, args: Sequence[Any], sender: str) -> Contract:
         art = load_artifact(name)
+        landed = self._landed(sender)
+        if landed is not None and landed.contract_address is not None:
+            return self.bind(name, landed.contract_address)
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         try:
             tx_hash = factory.constructor(*args).transact({"from": sender, "gas": self.config.tx_gas})
@@ -201,6 +256,9 @@ class Chain:
 
     def send(self, fn: ContractFunction, sender: str, gas: int | None = None) -> Receipt:
         """Send a transaction and wait for its receipt; a revert raises ChainError with the decoded reason."""
+        landed = self._landed(sender)
+        if landed is not None:
+            return landed
         params: dict[str, Any] = {"from": sender, "gas": gas or self.config.tx_gas}
         try:
             tx_hash = fn.transact(params)  # type: ignore[arg-type]
@@ -213,6 +271,9 @@ class Chain:
 
     def send_data(self, to: str, data: bytes, sender: str, gas: int) -> Receipt:
         """Send pre-encoded calldata (big batches: web3's per-argument validation costs seconds there)."""
+        landed = self._landed(sender)
+        if landed is not None:
+            return landed
         params: dict[str, Any] = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": gas}
         try:
             tx_hash = self.w3.eth.send_transaction(params)  # type: ignore[arg-type]
@@ -295,6 +356,9 @@ class Chain:
     def block_number(self) -> int:
         tester = getattr(self.w3.provider, "ethereum_tester", None)
         if tester is not None:
+            sync = getattr(tester.backend, "sync", None)
+            if sync is not None:
+                sync()  # another process may have mined since (a durable market's chain)
             # Embedded: eth_blockNumber would build and serialise the whole latest block; its number is the
             # pending block's less one (eth-tester's "latest"). The mining chain's pending header has it
             # (get_block() builds a VM and the block from that header: ~20 us against 0.2 us).
@@ -320,6 +384,12 @@ def _embedded_web3(config: ChainConfig) -> Web3:
     from eth_tester import EthereumTester, PyEVMBackend
     from web3.providers.eth_tester import EthereumTesterProvider
 
-    genesis = PyEVMBackend.generate_genesis_params(overrides={"gas_limit": config.block_gas_limit})
-    tester = EthereumTester(backend=PyEVMBackend(genesis_parameters=genesis))
+    genesis = {"gas_limit": config.block_gas_limit}
+    if config.chain_file is not None:
+        from ledger.embedded_chain import DurablePyEVMBackend, DurableTesterProvider, SqliteChainDB
+
+        backend = DurablePyEVMBackend(SqliteChainDB(config.chain_file), genesis)
+        return Web3(DurableTesterProvider(backend, config.chain_file.with_suffix(".lock")))
+    params = PyEVMBackend.generate_genesis_params(overrides=genesis)
+    tester = EthereumTester(backend=PyEVMBackend(genesis_parameters=params))
     return Web3(EthereumTesterProvider(tester))

@@ -36,7 +36,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ledger.refdata import CURRENCIES, DateLike, as_day
+from ledger.refdata import CURRENCIES, DateLike, Market, as_day
+from ledger.store import NewInstruction
 from ledger.trade_capture import TradeBook
 
 I64 = npt.NDArray[np.int64]
@@ -335,3 +336,32 @@ def check_conservation(result: CnsResult) -> None:
     mk = ((mo.settle_date.view(np.int64) - d0) * n_part + mo.participant) * n_cur + mo.currency
     if not (np.array_equal(ok_, mk.astype(np.int64)) and np.array_equal(oc, mo.net_cents)):
         raise NettingInvariantError("money positions differ from the obligations' cash")
+
+
+def cns_instructions(market: Market, cns: CnsObligations, first_id: int) -> list[NewInstruction]:
+    """CNS positions as DvP instructions against the CCP, ids from `first_id`.
+
+    Deliveries into the CCP come first (priority 0) so the CCP holds the stock it then delivers out
+    (priority 1). Partial delivery is allowed in board lots, as in CNS.
+    """
+    ccp = market.participants[market.ccp_index].id
+    out: list[NewInstruction] = []
+    for k in range(len(cns.net_qty)):
+        p = market.participants[int(cns.participant[k])].id
+        sec = market.securities[int(cns.security[k])]
+        q = int(cns.net_qty[k])
+        c = int(cns.cash_cents[k])
+        if q < 0 or (q == 0 and c < 0):
+            deliverer, receiver, amount, priority = p, ccp, c, 0  # the participant delivers (or pays)
+        else:
+            deliverer, receiver, amount, priority = ccp, p, -c, 1
+        if q == 0:
+            # money only: the payer is the "deliverer" of nothing; amount > 0 means the receiver pays
+            deliverer, receiver, amount = (ccp, p, -c) if c < 0 else (p, ccp, c)
+            priority = 0 if c < 0 else 1
+        out.append(NewInstruction(
+            id=first_id + k, source="CNS", settle_date=str(cns.settle_date[k]), deliverer=deliverer,
+            receiver=receiver, security_code=sec.stock_code, quantity=abs(q), currency=CURRENCIES[int(cns.currency[k])],
+            amount_cents=amount, min_partial=sec.board_lot if q != 0 else 0, priority=priority,
+        ))
+    return out

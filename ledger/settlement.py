@@ -15,18 +15,20 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 
-from ledger.batch import BatchOutcome, Obligation, Reason
+from ledger.batch import BatchOutcome, Obligation, Reason, outcome_from_events
 from ledger.chain import DecodedEvent
 from ledger.errors import ChainError, LedgerError
 from ledger.gridlock import compare
 from ledger.onchain import DvPInstruction, OnChainLedger
-from ledger.store import ChainEventRow, InstructionRow, Store
+from ledger.store import ChainEventRow, InstructionRow, RunRow, Store
 
 Progress = Callable[[int, int], None]
 
 # Single-DvP reverts that mean "not now" (the instruction stays pending with this reason).
 _REVERT_REASONS = {"InsufficientSecurities": "LACK", "InsufficientCash": "MONY", "AccountBlocked": "BLOC",
                    "ReceiverIneligible": "RISK"}
+
+IN_FLIGHT = "settlement:in_flight"  # meta key: the batch sent and not yet recorded
 
 _FINAL_EVENTS = ("ObligationSettled", "ObligationPartiallySettled", "InstructionSettled", "InstructionCancelled")
 
@@ -49,6 +51,19 @@ class RunFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def count(self, outcome: BatchOutcome, submitted: int) -> None:
+        """Add one batch's outcome (`pending_by_reason` holds the batches' reasons until the run ends)."""
+        self.submitted += submitted
+        self.batches += 1
+        self.gas_used += outcome.gas_used
+        self.settled += len(outcome.settled)
+        self.partial += len(outcome.partial)
+        self.legs += 2 * (len(outcome.settled) + len(outcome.partial))
+        # FINAL ids were settled before (a crash between send and record); recovery books them
+        reasons = Counter(self.pending_by_reason)
+        reasons.update(r.name for r in outcome.pending.values() if r != Reason.FINAL)
+        self.pending_by_reason = dict(reasons)
 
 
 class SettlementRunner:
@@ -78,36 +93,39 @@ class SettlementRunner:
     # ---- runs -----------------------------------------------------------------------------------------
 
     def run(self, name: str, final: bool = False, progress: Progress | None = None) -> RunFigures:
-        """Submit every pending instruction in priority order; on the final run, fail what is left."""
+        """Submit every pending instruction in priority order; on the final run, fail what is left.
+
+        A run interrupted by a crash (its row unfinished) is resumed, not restarted: what it already
+        submitted keeps its outcome, and the rest goes in the same order, so the run ends as it would have.
+        """
         self.recover()
         t0 = time.perf_counter()
-        run_id = self.store.start_run(name, final)
-        figs = RunFigures(run_id=run_id, name=name, final=final)
-        pending = self.store.instructions(["pending"])
-        total = len(pending)
-        done = 0
-        reasons: Counter[str] = Counter()
-        for start in range(0, total, self.batch_size):
+        resumed = self.store.unfinished_run(name)
+        if resumed is None:
+            run_id = self.store.start_run(name, final)
+            figs = RunFigures(run_id=run_id, name=name, final=final)
+        else:
+            run_id = int(resumed.id)
+            figs = RunFigures(**{**resumed.figures, "run_id": run_id, "name": name, "final": final}) \
+                if resumed.figures else RunFigures(run_id=run_id, name=name, final=final)
+        # an instruction this run has already tried carries its run id (a remainder too)
+        pending = [r for r in self.store.instructions(["pending"]) if r.run_id != run_id]
+        total = figs.submitted + len(pending)
+        done = figs.submitted
+        for start in range(0, len(pending), self.batch_size):
             chunk = pending[start:start + self.batch_size]
-            outcome = self._submit(run_id, chunk)
-            figs.batches += 1
-            figs.gas_used += outcome.gas_used
-            figs.settled += len(outcome.settled)
-            figs.partial += len(outcome.partial)
-            figs.legs += 2 * (len(outcome.settled) + len(outcome.partial))
-            # FINAL ids were settled before (a crash between send and record); recovery books them
-            reasons.update(r.name for r in outcome.pending.values() if r != Reason.FINAL)
+            self._submit(run_id, chunk, figs=figs)
             done += len(chunk)
             if progress:
                 progress(done, total)
-        figs.submitted = total
-        figs.pending = sum(reasons.values()) + figs.partial  # remainders of partial deliveries recycle too
-        figs.pending_by_reason = dict(sorted(reasons.items()))
+        figs.pending = sum(figs.pending_by_reason.values()) + figs.partial  # remainders of partials recycle too
+        reasons = dict(figs.pending_by_reason)
         if figs.partial:
-            figs.pending_by_reason["LACK"] = figs.pending_by_reason.get("LACK", 0) + figs.partial
+            reasons["LACK"] = reasons.get("LACK", 0) + figs.partial
+        figs.pending_by_reason = dict(sorted(reasons.items()))
         if final:
             figs.failed = self._fail_remaining(run_id)
-        figs.seconds = round(time.perf_counter() - t0, 3)
+        figs.seconds = round(figs.seconds + time.perf_counter() - t0, 3)
         self.store.finish_run(run_id, figs.as_dict())
         return figs
 
@@ -150,9 +168,36 @@ class SettlementRunner:
 
         The set is found off chain (ledger.gridlock.resolve against current chain balances) and settled in
         one all-or-nothing batch, which the engine checks on net positions. Returns the comparison with a
-        plain first-in-first-out pass over the same obligations and balances.
+        plain first-in-first-out pass over the same obligations and balances. The plan is stored with the
+        run before the batch is sent, so a step interrupted by a crash settles the same set, once.
         """
         self.recover()
+        resumed = self.store.unfinished_run(name)
+        if resumed is not None:
+            figures = dict(resumed.figures)
+            chosen = set(figures.pop("chosen"))
+            run_id = int(resumed.id)
+        else:
+            plan = self._plan_liquidity_saving(name)
+            if "chosen" not in plan:
+                return plan
+            chosen = set(plan.pop("chosen"))
+            figures = plan
+            run_id = self.store.start_run(name, final=False, figures={**figures, "chosen": sorted(chosen)})
+        rows = [r for r in self.store.instructions(["pending"]) if r.id in chosen and r.run_id != run_id]
+        if len(rows) == len(chosen):
+            self._submit(run_id, rows, all_or_nothing=True)
+        settled = [r for r in self.store.instructions(["settled"]) if r.id in chosen and r.run_id == run_id]
+        figures["settled"] = len(settled)
+        figures["legs"] = 2 * len(settled)
+        # from the mined batch itself, whether this call or crash recovery booked it
+        tx = next((r.tx_hash for r in settled if r.tx_hash), None)
+        figures["gas_used"] = self.onchain.chain.receipt(bytes.fromhex(tx[2:])).gas_used if tx else 0
+        self.store.finish_run(run_id, figures)
+        return figures
+
+    def _plan_liquidity_saving(self, name: str) -> dict[str, Any]:
+        """The comparison figures, and under "chosen" the ids to settle together (absent: nothing to do)."""
         rows = [r for r in self.store.instructions(["pending"]) if r.reason in ("LACK", "MONY")]
         figures: dict[str, Any] = {"name": name, "candidates": len(rows), "settled": 0}
         if not rows:
@@ -172,13 +217,7 @@ class SettlementRunner:
         figures.update(cmp.as_dict())
         if resolution is None or resolution.source == "fifo" or not resolution.settle:
             return figures  # nothing beyond what the next plain run would settle anyway
-        chosen = {o.id for o in resolution.settle}
-        run_id = self.store.start_run(name, final=False)
-        outcome = self._submit(run_id, [r for r in rows if r.id in chosen], all_or_nothing=True)
-        figures["settled"] = len(outcome.settled)
-        figures["legs"] = 2 * len(outcome.settled)
-        figures["gas_used"] = outcome.gas_used
-        self.store.finish_run(run_id, figures)
+        figures["chosen"] = sorted(o.id for o in resolution.settle)
         return figures
 
     def _obligation(self, row: InstructionRow) -> Obligation:
@@ -196,26 +235,36 @@ class SettlementRunner:
         except KeyError as exc:
             raise LedgerError(f"instruction {row.id} refers to unknown reference data {exc.args[0]!r}") from None
 
-    def _submit(self, run_id: int, rows: Sequence[InstructionRow], all_or_nothing: bool = False) -> BatchOutcome:
+    def _submit(self, run_id: int, rows: Sequence[InstructionRow], all_or_nothing: bool = False,
+                figs: RunFigures | None = None) -> BatchOutcome:
+        """One batch: intent stored, sent, outcome recorded (with the run's figures so far, when given)."""
         ids = [r.id for r in rows]
         obligations = [self._obligation(r) for r in rows]
         if all_or_nothing:  # settled together: no partial deliveries
             obligations = [Obligation(o.id, o.deliverer, o.receiver, o.security_id, o.quantity, o.currency, o.amount)
                            for o in obligations]
+        settler = self.onchain.ops.settler
         with self.store.session() as s:  # durable intent before the chain sees anything
             s.execute(update(InstructionRow).where(InstructionRow.id.in_(ids))
                       .values(state="submitted", run_id=run_id))
+            # the batch takes the settler's next nonce: after a crash, recover() finds it by that nonce
+            self.store.set_meta_in(s, IN_FLIGHT, {"nonce": self.onchain.chain.nonce(settler), "run_id": run_id,
+                                                  "counted": figs is not None})
         try:
             outcome = self.onchain.settle_batch(obligations, all_or_nothing=all_or_nothing)
         except Exception:
             # The batch did not land (or we cannot tell): recover() decides from the chain.
             self.recover()
             raise
-        self.record(outcome, {r.id: r for r in rows})
+        if figs is not None:
+            figs.count(outcome, len(rows))
+        self.record(outcome, {r.id: r for r in rows}, run_id, figs)
         return outcome
 
-    def record(self, outcome: BatchOutcome, rows: dict[int, InstructionRow]) -> None:
-        """Write a batch's outcome to the store in one transaction (states, remainders, events)."""
+    def record(self, outcome: BatchOutcome, rows: dict[int, InstructionRow], run_id: int | None = None,
+               figs: RunFigures | None = None) -> None:
+        """Write a batch's outcome to the store in one transaction (states, remainders, events, and the
+        run's figures so far when given: a resumed run carries on from them)."""
         with self.store.session() as s:
             next_id = int(s.scalar(select(func.max(InstructionRow.id))) or 0) + 1
             # One executemany per kind of change (ORM bulk UPDATE by primary key), not a statement per row.
@@ -234,7 +283,8 @@ class SettlementRunner:
                     "deliverer": parent.deliverer, "receiver": parent.receiver,
                     "security_code": parent.security_code, "quantity": remaining, "currency": parent.currency,
                     "amount_cents": rest_amount, "min_partial": parent.min_partial, "priority": parent.priority,
-                    "state": "pending", "reason": "LACK", "settled_quantity": 0, "settled_amount": 0})
+                    "state": "pending", "reason": "LACK", "settled_quantity": 0, "settled_amount": 0,
+                    "run_id": run_id if run_id is not None else parent.run_id})
                 next_id += 1
             for iid, reason in outcome.pending.items():
                 # FINAL means the chain already holds this id as settled/cancelled: recovery's business.
@@ -246,6 +296,10 @@ class SettlementRunner:
             if remainders:
                 s.execute(insert(InstructionRow), remainders)
             self._store_events(s, outcome.events)
+            if figs is not None:
+                s.execute(update(RunRow).where(RunRow.id == figs.run_id).values(figures=figs.as_dict()))
+            if run_id is not None:
+                self.store.set_meta_in(s, IN_FLIGHT, None)
         if any(r == Reason.FINAL for r in outcome.pending.values()):
             self.recover()
 
@@ -274,6 +328,11 @@ class SettlementRunner:
         rows = {r.id: r for r in self.store.instructions(["submitted"])}
         if not rows:
             return 0
+        reconciled = len(rows)
+        self._recover_batch(rows)
+        rows = {r.id: r for r in self.store.instructions(["submitted"])}
+        if not rows:
+            return reconciled
         ids = list(rows)
         final = dict(zip(ids, self.onchain.final_flags(ids), strict=True))
         outcomes = self._final_outcomes({i for i, f in final.items() if f})
@@ -299,7 +358,36 @@ class SettlementRunner:
                       .values(state="pending"))
         if settled.settled or settled.partial:
             self.record(settled, rows)
-        return len(rows)
+        return reconciled
+
+    def _recover_batch(self, submitted: dict[int, InstructionRow]) -> None:
+        """Book the batch that was in flight at a crash: from its mined transaction if it landed (with the
+        reasons of what it left pending, and in its run's figures), else its instructions were never tried."""
+        flight = self.store.get_meta(IN_FLIGHT)
+        if not flight:
+            return
+        run_id = int(flight["run_id"])
+        chain, settler = self.onchain.chain, self.onchain.ops.settler
+        mine = {iid: r for iid, r in submitted.items() if r.run_id == run_id}
+        if chain.nonce(settler) <= int(flight["nonce"]):
+            with self.store.session() as s:  # it never reached the chain: untried, as if not submitted
+                s.execute(update(InstructionRow).where(InstructionRow.id.in_(list(mine)))
+                          .values(state="pending", run_id=None))
+                self.store.set_meta_in(s, IN_FLIGHT, None)
+            return
+        receipt = chain.mined_receipt(settler, int(flight["nonce"]))
+        outcome = outcome_from_events(chain.events(receipt), receipt.tx_hash, receipt.block_number, receipt.gas_used)
+        ids = set(outcome.settled) | set(outcome.partial) | set(outcome.pending)
+        if not ids or not ids <= set(mine):
+            return  # another sender's transaction took the nonce: the generic recovery below decides
+        figs: RunFigures | None = None
+        if flight["counted"]:
+            row = self.store.run(run_id)
+            if row is not None:
+                figs = RunFigures(**{**row.figures, "run_id": run_id}) if row.figures else \
+                    RunFigures(run_id=run_id, name=row.name, final=row.final)
+                figs.count(outcome, len(ids))
+        self.record(outcome, {i: mine[i] for i in ids}, run_id, figs)
 
     def _final_outcomes(self, ids: set[int]) -> dict[int, DecodedEvent]:
         if not ids:

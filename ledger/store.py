@@ -199,9 +199,9 @@ class Store:
 
     # ---- runs and events ------------------------------------------------------------------------------
 
-    def start_run(self, name: str, final: bool) -> int:
+    def start_run(self, name: str, final: bool, figures: dict[str, Any] | None = None) -> int:
         with self.session() as s:
-            run = RunRow(name=name, final=final, figures={})
+            run = RunRow(name=name, final=final, figures=figures or {})
             s.add(run)
             s.flush()
             return int(run.id)
@@ -210,13 +210,28 @@ class Store:
         with self.session() as s:
             s.execute(update(RunRow).where(RunRow.id == run_id).values(figures=figures, finished_at=_now()))
 
+    def run(self, run_id: int) -> RunRow | None:
+        with self.session() as s:
+            return s.get(RunRow, run_id)
+
+    def unfinished_run(self, name: str) -> RunRow | None:
+        """The latest run called `name` that was started and never finished (a crash), if any."""
+        with self.session() as s:
+            return s.scalars(select(RunRow).where(RunRow.name == name, RunRow.finished_at.is_(None))
+                             .order_by(RunRow.id.desc()).limit(1)).first()
+
     def runs(self) -> list[RunRow]:
         with self.session() as s:
             return list(s.scalars(select(RunRow).order_by(RunRow.id)))
 
     def set_meta(self, key: str, value: Any) -> None:
         with self.session() as s:
-            s.merge(MetaRow(key=key, value=json.loads(json.dumps(value))))
+            self.set_meta_in(s, key, value)
+
+    @staticmethod
+    def set_meta_in(s: Session, key: str, value: Any) -> None:
+        """Set `key` inside the caller's transaction `s`."""
+        s.merge(MetaRow(key=key, value=json.loads(json.dumps(value))))
 
     def get_meta(self, key: str) -> Any:
         with self.session() as s:

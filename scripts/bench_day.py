@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ledger.anvil import anvil_node  # noqa: E402
 from ledger.chain import Chain, ChainConfig  # noqa: E402
-from ledger.day import DayConfig, participant_address, run_day  # noqa: E402
+from ledger.day import DayConfig, run_day  # noqa: E402
+from ledger.market_setup import participant_address  # noqa: E402
 from ledger.deployment import deploy  # noqa: E402
 from ledger.onchain import DvPInstruction, Kind, OnChainLedger  # noqa: E402
 
@@ -34,7 +35,7 @@ from ledger.onchain import DvPInstruction, Kind, OnChainLedger  # noqa: E402
 def single_dvp_rate(rpc_url: str | None, sample: int) -> float:
     """Single-instruction DvPs per second on a fresh deployment on the same backend."""
     onchain = OnChainLedger(deploy(Chain.connect(ChainConfig(rpc_url=rpc_url))))
-    a, b = participant_address(0, "B00001"), participant_address(0, "B00002")
+    a, b = participant_address("bench", "B00001"), participant_address("bench", "B00002")
     onchain.register_participants([("B00001", a, Kind.BROKER), ("B00002", b, Kind.BROKER)])
     onchain.list_security(700, "HK0000069689")
     onchain.deposit(a, 700, 10**9)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -14,6 +13,7 @@ from rich.table import Table
 
 from ledger.day import DayConfig, DayResult, run_day
 from ledger.errors import LedgerError
+from ledger.market import DEFAULT_DIR, MarketError, read_refdata
 from ledger.trade_capture import TradeFileError
 
 
@@ -82,7 +82,7 @@ def _print_summary(console: Console, result: DayResult) -> None:
     console.print(day)
 
 
-def _run(console: Console, cfg: DayConfig, out: Path | None) -> None:
+def _run(console: Console, cfg: DayConfig) -> None:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
         reporter = _RichReporter(progress)
@@ -94,25 +94,27 @@ def _run(console: Console, cfg: DayConfig, out: Path | None) -> None:
             for err in exc.errors:
                 console.print(f"  {err}", markup=False, highlight=False)
             raise typer.Exit(2) from None
+        except MarketError as exc:
+            progress.stop()
+            console.print("[red]error:[/red]", escape(str(exc)))
+            raise typer.Exit(2) from None
         except (LedgerError, ValueError, OSError) as exc:
             progress.stop()
             console.print("[red]the day did not run:[/red]", escape(str(exc)))
             raise typer.Exit(1) from None
         reporter.close()
     _print_summary(console, result)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
-        (out / "deployment.json").write_text(json.dumps(result.deployment, indent=2) + "\n")
-        console.print(f"wrote summary.json, deployment.json{' and the day-end reports' if result.reports else ''}"
-                      f" to {out}")
+    if cfg.market_dir is not None:
+        console.print(f"the market is in {cfg.market_dir} (summary.json, deployment.json, the day-end reports; "
+                      f"days/{cfg.trade_date}/ keeps this day's): `ledgerclear serve --market {cfg.market_dir}`")
     if not result.summary["conservation_ok"]:
         raise typer.Exit(3)
 
 
-_RPC = typer.Option(None, "--rpc", help="JSON-RPC URL of a node; default: the embedded chain.")
-_DB = typer.Option("sqlite://", help="Database URL for the store (default: in memory).")
-_OUT = typer.Option(None, "--out", help="Write summary.json, deployment.json and the day-end reports here.")
+_RPC = typer.Option(None, "--rpc", help="JSON-RPC URL of a node (a new market only); default: the embedded chain.")
+_DB = typer.Option(None, "--db", help="Database URL of a new market's store (default: store.sqlite in the market).")
+_OUT = typer.Option(None, "--out", help="Leave the market here: its chain, store, summary.json, deployment.json "
+                                        "and the day-end reports.")
 
 
 def register(app: typer.Typer) -> None:
@@ -127,9 +129,10 @@ def register(app: typer.Typer) -> None:
         out: Path | None = _OUT,
     ) -> None:
         """The main job: a generated settlement day — deploy, register, list, fund, trade, net, match,
-        settle in runs, recycle, resolve gridlock, fail what is left, report."""
+        settle in runs, recycle, resolve gridlock, fail what is left, report. With --out the day leaves a
+        market there (rerun after a crash: the day finishes where it stopped)."""
         _run(Console(), DayConfig(trades=trades, participants=participants, securities=securities, seed=seed,
-                                  rpc_url=rpc, db_url=db, reports_dir=out), out)
+                                  rpc_url=rpc, db_url=db, market_dir=out))
 
     @app.command()
     def day(
@@ -138,21 +141,40 @@ def register(app: typer.Typer) -> None:
                                                      "stock_code,buyer,seller,quantity,price,currency."),
         generate: int = typer.Option(0, "--generate", min=0, help="Generate this many trades instead."),
         sis: int = typer.Option(200, min=0, help="Settlement-instruction pairs to generate."),
-        participants: int = typer.Option(40, min=3, help="Trading participants of the seeded market."),
-        securities: int = typer.Option(300, min=1, max=9000, help="Securities of the seeded market."),
-        seed: int = typer.Option(7, help="Seed of the market (a trades file must use its ids and codes)."),
+        participants: int | None = typer.Option(None, min=3, help="Trading participants of a new seeded market "
+                                                                  "(default 40; a market keeps its own)."),
+        securities: int | None = typer.Option(None, min=1, max=9000, help="Securities of a new seeded market "
+                                                                          "(default 300)."),
+        seed: int | None = typer.Option(None, help="Seed of a new market (default 7; a trades file must use its "
+                                                   "ids and codes)."),
         trade_date: str = typer.Option("2026-11-20", help="Business date (YYYY-MM-DD)."),
         batch_size: int = typer.Option(1000, min=1, help="Obligations per settlement transaction."),
         write_trades: Path | None = typer.Option(None, help="Also write the captured trades as CSV here."),
         rpc: str | None = _RPC,
-        db: str = _DB,
+        db: str | None = _DB,
+        market: Path | None = typer.Option(None, "--market", help="The market the day runs on (made if new; "
+                                                                  "default ./market)."),
         out: Path | None = _OUT,
     ) -> None:
-        """Run a full settlement day from a trades file or generated trades, with reports."""
+        """Run a settlement day on a market from a trades file or generated trades, with reports. The same
+        command rerun after a crash finishes the day; a later --trade-date is the market's next day (its
+        fails carried forward, holdings and cash kept)."""
+        console = Console(stderr=True)
         if (trades_file is None) == (generate == 0):
-            Console(stderr=True).print("[red]give exactly one of --trades FILE or --generate N[/red]")
+            console.print("[red]give exactly one of --trades FILE or --generate N[/red]")
             raise typer.Exit(2)
-        cfg = DayConfig(trades=generate or 1, trades_file=trades_file, sis=sis, participants=participants,
-                        securities=securities, seed=seed, trade_date=trade_date, batch_size=batch_size,
-                        rpc_url=rpc, db_url=db, reports_dir=out, write_trades=write_trades)
-        _run(Console(), cfg, out)
+        if market is not None and out is not None and market.resolve() != out.resolve():
+            console.print("[red]give --market DIR or --out DIR (both name the market the day runs on)[/red]")
+            raise typer.Exit(2)
+        where = market or out or DEFAULT_DIR
+        try:
+            made = read_refdata(where)
+        except MarketError as exc:
+            console.print("[red]error:[/red]", escape(str(exc)))
+            raise typer.Exit(2) from None
+        cfg = DayConfig(trades=generate or 1, trades_file=trades_file, sis=sis, trade_date=trade_date,
+                        batch_size=batch_size, rpc_url=rpc, db_url=db, market_dir=where, write_trades=write_trades,
+                        participants=participants or int(made.get("participants", 40)),
+                        securities=securities or int(made.get("securities", 300)),
+                        seed=int(made.get("seed", 7)) if seed is None else seed)
+        _run(Console(), cfg)

@@ -17,7 +17,11 @@ def register(app: typer.Typer) -> None:
     def gateway(
         host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port).")] = 15022,
-        certs: Annotated[Path, typer.Option("--certs", help="Directory made by `ledgerclear certs`.")] = Path("certs"),
+        certs: Annotated[Optional[Path], typer.Option(
+            "--certs", help="Directory made by `ledgerclear certs` (default: the market's certs/, else ./certs).")]
+        = None,
+        market: Annotated[Optional[Path], typer.Option(
+            "--market", help="The market to serve (made by `ledgerclear demo --out DIR` or `day`).")] = None,
         rpc: Annotated[Optional[str], typer.Option("--rpc", help="JSON-RPC node URL (default: embedded chain).")]
         = None,
         db: Annotated[str, typer.Option("--db", help="Database URL of the store.")] = "sqlite://",
@@ -49,12 +53,26 @@ def register(app: typer.Typer) -> None:
         if settlement not in ("realtime", "batch"):
             typer.echo("error: --settlement is realtime or batch", err=True)
             raise typer.Exit(2)
+        if market is not None:
+            from ledger.market import MarketError, read
+
+            try:
+                read(market)
+            except MarketError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            if setup_demo_market or deployment is not None or rpc is not None:
+                typer.echo("error: --market brings its own chain, store and deployment: drop --setup-demo-market, "
+                           "--deployment and --rpc", err=True)
+                raise typer.Exit(2)
+        certs = certs or (market / "certs" if market is not None else Path("certs"))
         for f in ("ca.pem", "server.pem", "server.key"):
             if not (certs / f).exists():
                 typer.echo(f"error: {certs / f} missing; run `ledgerclear certs {certs} --participants ...`", err=True)
                 raise typer.Exit(2)
-        if not setup_demo_market and deployment is None:
-            typer.echo("error: give --deployment FILE (an existing deployment) or --setup-demo-market", err=True)
+        if not setup_demo_market and deployment is None and market is None:
+            typer.echo("error: give --market DIR, --deployment FILE (an existing deployment) or --setup-demo-market",
+                       err=True)
             raise typer.Exit(2)
         config = GatewayConfig(realtime=settlement == "realtime", batch_interval=batch_interval or None,
                                queue_size=queue_size, journal=journal)
@@ -70,9 +88,8 @@ def register(app: typer.Typer) -> None:
                 if deployment is not None:
                     deployment.write_text(json.dumps(await gw.ledger.call("describe"), indent=2))
             else:
-                assert deployment is not None
                 gw = await Gateway.create(certs, config, rpc_url=rpc, db_url=db, deployment_file=deployment,
-                                          in_thread=ledger_in_thread)
+                                          in_thread=ledger_in_thread, market_dir=market)
             bound = await gw.start(host, port)
             gw.install_signals()
             typer.echo(f"gateway on {bound[0]}:{bound[1]}: participants {', '.join(sorted(gw.refdata.participants))}; "

@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         rpc: Annotated[Optional[str], typer.Option("--rpc", help="JSON-RPC node URL (default: embedded chain).")] = None,
         db: Annotated[Optional[str], typer.Option("--db", help="Database URL (default sqlite:///ledgerclear.sqlite).")]
         = None,
+        market: Annotated[Optional[Path], typer.Option(
+            "--market", help="The market to serve (made by `ledgerclear demo --out DIR` or `day`): its chain, "
+                             "store, deployment and reports.")] = None,
         deployment: Annotated[Optional[Path], typer.Option(
             "--deployment", help="deployment.json to bind to (written after a fresh deploy).")] = None,
         reports_dir: Annotated[Optional[Path], typer.Option("--reports-dir", help="Day-end CSV reports.")] = None,
@@ -48,6 +51,23 @@ def register(app: typer.Typer) -> None:
         from api.service.security import SecretKeyError
         from api.service.settings import Settings
 
+        opened = None
+        if market is not None:
+            from ledger.market import MarketError, open_market
+
+            if db is not None or rpc is not None or deployment is not None:
+                typer.echo("error: --market brings its own chain, store and deployment: drop --db, --rpc and "
+                           "--deployment", err=True)
+                raise typer.Exit(2)
+            try:
+                opened = open_market(market)
+            except MarketError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+            assert opened.dir is not None
+            opened.store.engine.dispose()  # the service opens the store with its own pool
+            db, rpc, deployment = opened.dir.db_url, opened.dir.manifest.rpc_url, opened.dir.deployment_file
+            reports_dir = reports_dir or opened.dir.path
         try:
             settings = Settings.from_env(db_url=db, rpc_url=rpc, deployment_file=deployment, reports_dir=reports_dir,
                                          rpf_path=rpf, cp_params_dir=cp_params_dir, tls_cert=tls_cert,
@@ -59,7 +79,7 @@ def register(app: typer.Typer) -> None:
         except (ValidationError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
-        ctx = open_context(settings)
+        ctx = open_context(settings, deployment=opened.deployment if opened is not None else None)
         try:
             ready = prepare_secrets(ctx)
         except SecretKeyError as exc:

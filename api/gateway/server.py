@@ -99,10 +99,10 @@ class Gateway:
     @classmethod
     async def create(cls, certs: Path, config: GatewayConfig | None = None, *, participants: Sequence[str] = (),
                      rpc_url: str | None = None, db_url: str = "sqlite://", deployment_file: Path | None = None,
-                     in_thread: bool = False) -> Gateway:
-        """Start the ledger worker (a fresh demo market for `participants`, or the deployment in
-        `deployment_file` with the store at `db_url`) and build the gateway around it."""
-        spec = LedgerSpec(tuple(participants), rpc_url, db_url, deployment_file)
+                     in_thread: bool = False, market_dir: Path | None = None) -> Gateway:
+        """Start the ledger worker (the market in `market_dir`, a fresh demo market for `participants`, or
+        the deployment in `deployment_file` with the store at `db_url`) and build the gateway around it."""
+        spec = LedgerSpec(tuple(participants), rpc_url, db_url, deployment_file, market_dir)
         ledger = LedgerWorker(spec, in_thread=in_thread)
         try:
             refdata = await ledger.call("refdata")

@@ -36,6 +36,7 @@ class LedgerSpec:
     rpc_url: str | None = None
     db_url: str = "sqlite://"
     deployment_file: Path | None = None  # None: set up a demo market for `participants`
+    market_dir: Path | None = None  # a market directory (its own chain, store and deployment)
 
 
 def _watch_parent(parent: int) -> None:
@@ -57,7 +58,11 @@ def _init(spec: LedgerSpec, parent: int | None = None) -> None:
         except OSError:
             pass
 
-    if spec.deployment_file is not None:
+    if spec.market_dir is not None:
+        from ledger.market import open_market as open_market_dir
+
+        m = open_market_dir(spec.market_dir)
+    elif spec.deployment_file is not None:
         m = open_market(spec.deployment_file, spec.rpc_url, spec.db_url)
     else:
         m = setup_demo_market(list(spec.participants), spec.rpc_url, spec.db_url)

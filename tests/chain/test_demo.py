@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from ledger.demo import DemoConfig, DemoResult, run_demo
+from ledger.day import DayConfig as DemoConfig
+from ledger.day import DayResult as DemoResult
+from ledger.day import run_day as run_demo
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = {"ParticipantRegistry", "SecuritiesLedger", "SettlementEngine", "CashTokenHKD", "CashTokenCNY",

@@ -107,11 +107,11 @@ def _crash_once(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     original = SettlementRunner.record
 
-    def record(self: SettlementRunner, outcome, rows):  # type: ignore[no-untyped-def]
+    def record(self: SettlementRunner, outcome, rows, *args):  # type: ignore[no-untyped-def]
         calls.append(1)
         if len(calls) == 1:
             raise Crash("process died after the chain accepted the batch")
-        return original(self, outcome, rows)
+        return original(self, outcome, rows, *args)
 
     monkeypatch.setattr(SettlementRunner, "record", record)
     return calls

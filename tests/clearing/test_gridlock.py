@@ -176,7 +176,7 @@ def test_resolver_scales_to_a_hundred_thousand_obligations() -> None:
 def test_cycle_on_the_embedded_chain() -> None:
     """FIFO batch settles nothing; the resolver's set (bridged by the bank) settles all in one atomic batch."""
     from ledger.chain import Chain
-    from ledger.demo import participant_address
+    from ledger.market_setup import participant_address
     from ledger.deployment import deploy
     from ledger.errors import ChainError
     from ledger.onchain import Kind, OnChainLedger
@@ -184,7 +184,7 @@ def test_cycle_on_the_embedded_chain() -> None:
     chain = Chain.connect()
     dep = deploy(chain)
     led = OnChainLedger(dep)
-    addr = {p: participant_address(1, p) for p in ("B00001", "B00002", "B00003")}
+    addr = {p: participant_address("test/1", p) for p in ("B00001", "B00002", "B00003")}
     a, b, c = addr["B00001"], addr["B00002"], addr["B00003"]
     bank = dep.operators.bank
     led.register_participants([(p, x, Kind.BROKER) for p, x in addr.items()]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ledger.anvil import anvil_binary, anvil_node
-from ledger.demo import DemoConfig, run_demo
+from ledger.day import DayConfig as DemoConfig
+from ledger.day import run_day as run_demo
 
 pytestmark = pytest.mark.anvil
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import inspect
 
-from ledger.demo import DemoConfig, run_demo
+from ledger.day import DayConfig as DemoConfig
+from ledger.day import run_day as run_demo
 from ledger.scratch_db import scratch_database
 from ledger.store import Base, Store
 
