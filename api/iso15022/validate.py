@@ -11,9 +11,10 @@ import re
 from .codec import parse
 from .codes import FUNCTIONS
 from .errors import EnvelopeError, FieldFormatError, Iso15022Error, NetworkRuleError, StructureError
-from .fields import CHECKERS
+from .fields import CHECKERS, isin_warning
 from .message import Field, Message, Sequence
-from .schema import FIELD_HOMES, SCHEMAS, SeqRule, Slot, all_rules
+from .schema import SeqRule, Slot
+from .standard import FIELD_HOMES, SCHEMAS, all_rules
 
 MAX_MESSAGE_CHARS = 10_000
 _BAD_X = re.compile(r"[^a-zA-Z0-9/\-?:().,'+ \n]")
@@ -44,8 +45,9 @@ def size_error(text: str) -> Iso15022Error | None:
     return None
 
 
-def validate(text: str) -> list[Iso15022Error]:
-    """All problems in one message (text as received); [] if it is valid."""
+def validate(text: str, warnings: bool = False) -> list[Iso15022Error]:
+    """All errors in one message (text as received); [] if it is valid.  With `warnings`, the
+    warnings too (`Iso15022Warning`, severity "warning": SWIFT would not reject for them)."""
     errors: list[Iso15022Error] = []
     if isinstance(text, str):
         too_big = size_error(text)
@@ -56,12 +58,12 @@ def validate(text: str) -> list[Iso15022Error]:
     except Iso15022Error as exc:
         errors.append(exc)
         return errors
-    errors.extend(validate_message(message))
+    errors.extend(validate_message(message, warnings))
     return errors
 
 
-def validate_message(message: Message) -> list[Iso15022Error]:
-    """All problems in an already parsed message."""
+def validate_message(message: Message, warnings: bool = False) -> list[Iso15022Error]:
+    """All errors in an already parsed message (and its warnings, if asked), sorted by line."""
     errors: list[Iso15022Error] = []
     schema = SCHEMAS.get(message.mt)
     if schema is None:
@@ -74,6 +76,8 @@ def validate_message(message: Message) -> list[Iso15022Error]:
         watched: Watched = []
         _check(message.text, message.text, schema, FIELD_HOMES[message.mt], check_chars, errors, watched)
         _network_rules(message, watched, errors)
+        if warnings:
+            _warnings(watched, errors)
     except Exception as exc:  # defensive: validation must never crash on a hostile message
         errors.append(StructureError("L10", f"unvalidatable message ({type(exc).__name__})", "", 0))
     if len(errors) > 1:
@@ -123,6 +127,22 @@ def _bad_char(item: Field) -> Iso15022Error | None:
 Watched = list[tuple[Sequence, Sequence, Field, Slot]]
 
 
+def _warnings(watched: Watched, errors: list[Iso15022Error]) -> None:
+    """Problems SWIFT would not NAK: an ISIN whose check digit fails ISO 6166."""
+    for _, _, item, slot in watched:
+        if slot.number == "35":
+            w = isin_warning(item)
+            if w is not None:
+                errors.append(w)
+
+
+_PAIR = frozenset({"FAMT", "AMOR"})
+
+
+def _quantity_kind(item: Field) -> str:
+    return item.data[:4]
+
+
 def _check(
     seq: Sequence,
     parent: Sequence,
@@ -134,6 +154,7 @@ def _check(
 ) -> None:
     """One walk: each field's format, then its place in the sequence; then what is missing."""
     seen: set[Slot] = set()
+    quantities: dict[Slot, list[str]] = {}
     counts: dict[str, int] = {}
     accept = rule.accept
     for item in seq.items:
@@ -153,8 +174,15 @@ def _check(
                 if not slot.repeatable:
                     q = item.qualifier
                     errors.append(StructureError("L09", f"{item.tag}{'::' + q if q else ''} repeated in {rule.where[0]}", item.label, item.line))
+                elif slot.quantity:
+                    kinds = quantities.setdefault(slot, [])
+                    kinds.append(_quantity_kind(item))
+                    if len(kinds) > 2 or frozenset(kinds) != _PAIR:
+                        errors.append(StructureError("L16", f"{item.tag}::{item.qualifier} may repeat only as one FAMT and one AMOR in {rule.where[0]}", item.label, item.line))
             else:
                 seen.add(slot)
+                if slot.quantity:
+                    quantities[slot] = [_quantity_kind(item)]
             if slot.watch:
                 watched.append((seq, parent, item, slot))
         elif isinstance(item, Sequence):
@@ -184,34 +212,52 @@ def _check_field(
 ) -> tuple[Slot | None, bool]:
     """Full check of one field: characters, format, allowed here.  Returns its slot (None if not
     allowed here) and whether it is entirely well formed (only then may it be cached)."""
+    ok = True
     if check_chars:
         bad = _bad_char(item)
         if bad is not None:
             errors.append(bad)
-            return None, False
-    ok = True
-    checker = CHECKERS.get(item.tag)
-    if checker is not None:
-        try:
-            checker(item)
-        except FieldFormatError as exc:
-            errors.append(exc)
-            ok = False
+            ok = False  # still placed below: no spurious "mandatory field missing"
+    if ok:
+        checker = CHECKERS.get(item.tag)
+        if checker is not None:
+            try:
+                checker(item)
+            except FieldFormatError as exc:
+                errors.append(exc)
+                ok = False
     group = rule.slots.get(item.tag)
-    if group is None:
-        home = homes.get(item.tag)
-        hint = f" (belongs in {' or '.join(home)})" if home else ""
-        errors.append(StructureError("L08", f"field {item.tag} not allowed in {rule.where[0]}{hint}", item.label, item.line))
-        return None, False
-    slot = group.get(item.qualifier)
+    slot = group.get(item.qualifier) if group is not None else None
     if slot is None:
-        if item.qualifier:
-            errors.append(FieldFormatError("T89", f"unknown qualifier {item.qualifier} in {rule.where[0]}", item.label, item.line))
-        else:
-            errors.append(FieldFormatError("L10", f"field {item.tag} needs a qualifier", item.label, item.line))
-        return None, False
+        return _misplaced(item, rule, homes, errors), False
     # A malformed field still counts as present (no spurious "missing" error), but is not cached.
     return slot, ok
+
+
+def _misplaced(item: Field, rule: SeqRule, homes: dict[str, list[str]], errors: list[Iso15022Error]) -> Slot | None:
+    """Say why a field has no slot here: wrong letter option, unknown qualifier, or a field
+    that belongs elsewhere.  A wrong option still returns the slot (it is present, just badly
+    written), so no spurious "missing" follows."""
+    number = item.tag[:2]
+    by_q = rule.by_number.get(number)
+    if by_q is None:
+        home = homes.get(f"{item.tag}::{item.qualifier}") if item.qualifier else None
+        home = home or homes.get(item.tag)
+        hint = f" (belongs in {' or '.join(home)})" if home else ""
+        errors.append(StructureError("L08", f"field {item.tag} not allowed in {rule.where[0]}{hint}", item.label, item.line))
+        return None
+    slot = by_q.get(item.qualifier)
+    if slot is not None:
+        options = "/".join(slot.options)
+        what = f"{number}a::{slot.qualifier}" if slot.qualifier else f"field {number}a"
+        errors.append(FieldFormatError("L15", f"option {item.tag[2:] or '(none)'} not allowed for {what} in {rule.where[0]} (expected {options})", item.label, item.line))
+        return slot
+    if item.qualifier:
+        allowed = " ".join(sorted(q for q in by_q if q))
+        errors.append(FieldFormatError("T89", f"unknown qualifier {item.qualifier} for {number}a in {rule.where[0]} (expected one of {allowed})", item.label, item.line))
+    else:
+        errors.append(FieldFormatError("L10", f"field {item.tag} needs a qualifier", item.label, item.line))
+    return None
 
 
 # --------------------------------------------------------------------------------------------
