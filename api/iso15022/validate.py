@@ -272,7 +272,9 @@ _RECEIVE = frozenset({"540", "541", "544", "545"})
 def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Error]) -> None:
     """Cross-field rules, over the fields the walk handed over (see Slot.watch)."""
     mt = message.mt
-    parties: dict[int, dict[str, Field]] = {}  # per sequence holding the SETPRTYs
+    # Party qualifiers seen per (sequence holding them, subsequence name): E84 forbids a party
+    # twice among the SETPRTY (or CSHPRTY, OTHRPRTY) occurrences of one sequence.
+    parties: dict[tuple[int, str], dict[str, Field]] = {}
     amounts: set[tuple[str, str]] = set()  # (sequence name, 19A qualifier)
     status_of: dict[int, str] = {}  # STAT occurrence -> its 25D status code
     reasons: list[tuple[Sequence, Field]] = []  # (STAT occurrence, 24B field)
@@ -282,9 +284,11 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
     for seq, parent, item, slot in watched:
         number = slot.number
         if number == "95":
-            found = parties.setdefault(id(parent), {})
+            found = parties.setdefault((id(parent), seq.name), {})
             q = slot.qualifier
-            if q in found:
+            if q == "ALTE":
+                pass  # alternate identifications of the party, not a party: may repeat
+            elif q in found:
                 errors.append(NetworkRuleError("E84", f"party {q} appears more than once", item.label, item.line))
             else:
                 found[q] = item
@@ -306,7 +310,7 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
     if mt in _SETTLEMENT:
         setdet = message.seq("SETDET")
         if setdet is not None:
-            found = parties.get(id(setdet), {})
+            found = parties.get((id(setdet), "SETPRTY"), {})
             needed = "DEAG" if mt in _RECEIVE else "REAG"
             for q in ("PSET", needed):
                 if q not in found:
