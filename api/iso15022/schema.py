@@ -79,6 +79,7 @@ class SeqRule:
     # tag number -> qualifier -> slot, any option: tells "wrong option" from "unknown qualifier"
     by_number: dict[str, dict[str, Slot]] = field(default_factory=dict, compare=False, hash=False)
     mandatory_slots: list[Slot] = field(default_factory=list, compare=False, hash=False)
+    mandatory_set: frozenset[Slot] = field(default=frozenset(), compare=False, hash=False)
     any_of_groups: list[tuple[frozenset[Slot], str]] = field(default_factory=list, compare=False, hash=False)
     # Where this rule sits ("SETDET/SETPRTY"), for error messages; set once by _homes below.
     where: list[str] = field(default_factory=lambda: ["the text block"], compare=False, hash=False)
@@ -104,6 +105,7 @@ class SeqRule:
                 self.any_of_groups.append((frozenset(group[q.qualifier] for q in rule.quals), label))
         for child in self.children:
             self.by_name[child.name] = child
+        object.__setattr__(self, "mandatory_set", frozenset(self.mandatory_slots))
         object.__setattr__(self, "mandatory_children", tuple(c for c in self.children if c.mandatory))
 
 

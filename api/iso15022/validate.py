@@ -139,8 +139,16 @@ def _warnings(watched: Watched, errors: list[Iso15022Error]) -> None:
 _PAIR = frozenset({"FAMT", "AMOR"})
 
 
-def _quantity_kind(item: Field) -> str:
-    return item.data[:4]
+def _check_quantity_pair(seq: Sequence, item: Field, rule: SeqRule, errors: list[Iso15022Error]) -> None:
+    """A quantity slot seen again (rare): the occurrences so far must be one FAMT, one AMOR."""
+    kinds = []
+    for other in seq.items:
+        if type(other) is Field and other.tag[:2] == item.tag[:2] and other.qualifier == item.qualifier:
+            kinds.append(other.data[:4])
+            if other is item:
+                break
+    if len(kinds) > 2 or frozenset(kinds) != _PAIR:
+        errors.append(StructureError("L16", f"{item.tag}::{item.qualifier} may repeat only as one FAMT and one AMOR in {rule.where[0]}", item.label, item.line))
 
 
 def _check(
@@ -154,7 +162,6 @@ def _check(
 ) -> None:
     """One walk: each field's format, then its place in the sequence; then what is missing."""
     seen: set[Slot] = set()
-    quantities: dict[Slot, list[str]] = {}
     counts: dict[str, int] = {}
     accept = rule.accept
     for item in seq.items:
@@ -175,14 +182,9 @@ def _check(
                     q = item.qualifier
                     errors.append(StructureError("L09", f"{item.tag}{'::' + q if q else ''} repeated in {rule.where[0]}", item.label, item.line))
                 elif slot.quantity:
-                    kinds = quantities.setdefault(slot, [])
-                    kinds.append(_quantity_kind(item))
-                    if len(kinds) > 2 or frozenset(kinds) != _PAIR:
-                        errors.append(StructureError("L16", f"{item.tag}::{item.qualifier} may repeat only as one FAMT and one AMOR in {rule.where[0]}", item.label, item.line))
+                    _check_quantity_pair(seq, item, rule, errors)
             else:
                 seen.add(slot)
-                if slot.quantity:
-                    quantities[slot] = [_quantity_kind(item)]
             if slot.watch:
                 watched.append((seq, parent, item, slot))
         elif isinstance(item, Sequence):
@@ -196,6 +198,8 @@ def _check(
             if n == 2 and not child.repeatable:
                 errors.append(StructureError("L09", f"sequence {name} repeated in {rule.where[0]}", f":16R:{name}", item.line))
             _check(item, seq, child, homes, check_chars, errors, watched)
+    if rule.mandatory_set <= seen and not rule.any_of_groups and not rule.mandatory_children:
+        return
     for slot in rule.mandatory_slots:
         if slot not in seen:
             errors.append(StructureError("L07", f"mandatory field missing in {rule.where[0]}", slot.label, seq.line))
