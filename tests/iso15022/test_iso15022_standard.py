@@ -100,3 +100,15 @@ def test_a_security_without_local_code_has_no_market() -> None:
     model = decode(parse(text))
     assert model.security.market == ""  # type: ignore[union-attr]
     assert model.security.isin == "GB0002634946"  # type: ignore[union-attr]
+
+
+def test_schema_doc_is_generated_from_the_schema() -> None:
+    import importlib.util
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("schema_doc", root / "scripts" / "iso15022_schema_doc.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (root / "docs" / "iso15022-schema.md").read_text() == module.render()
