@@ -13,6 +13,14 @@ from .codes import FUNCTIONS
 from .errors import EnvelopeError, FieldFormatError, Iso15022Error, NetworkRuleError, StructureError
 from .fields import CHECKERS, isin_warning
 from .message import Field, Message, Sequence
+from .network import (
+    CANCEL_NEEDS_PREVIOUS,
+    PAYMENT_AMOUNT,
+    REASON_REPEATS_STATUS,
+    REQUIRED_AMOUNTS,
+    REQUIRED_PARTIES,
+    UNIQUE_PARTY_EXEMPT,
+)
 from .schema import SeqRule, Slot
 from .standard import FIELD_HOMES, SCHEMAS, all_rules
 
@@ -268,9 +276,6 @@ def _misplaced(item: Field, rule: SeqRule, homes: dict[str, list[str]], errors: 
 # Network rules
 
 
-_INSTRUCTIONS = frozenset({"540", "541", "542", "543"})
-_SETTLEMENT = frozenset({"540", "541", "542", "543", "544", "545", "546", "547"})
-_RECEIVE = frozenset({"540", "541", "544", "545"})
 
 
 def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Error]) -> None:
@@ -290,7 +295,7 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
         if number == "95":
             found = parties.setdefault((id(parent), seq.name), {})
             q = slot.qualifier
-            if q == "ALTE":
+            if q in UNIQUE_PARTY_EXEMPT:
                 pass  # alternate identifications of the party, not a party: may repeat
             elif q in found:
                 errors.append(NetworkRuleError("E84", f"party {q} appears more than once", item.label, item.line))
@@ -311,26 +316,24 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
             has_prev = True
         elif number == "22" and seq.name == "SETTRAN":
             paym = item
-    if mt in _SETTLEMENT:
-        setdet = message.seq("SETDET")
-        if setdet is not None:
-            found = parties.get((id(setdet), "SETPRTY"), {})
-            needed = "DEAG" if mt in _RECEIVE else "REAG"
-            for q in ("PSET", needed):
-                if q not in found:
-                    errors.append(StructureError("L07", f"SETPRTY with party {q} is mandatory in MT{mt}", f":95a::{q}//", setdet.line))
-            if mt in ("541", "543") and ("AMT", "SETT") not in amounts:
-                errors.append(NetworkRuleError("E92", f"MT{mt} against payment needs 19A::SETT in SETDET/AMT", ":19A::SETT//", setdet.line))
-            if mt in ("545", "547") and ("AMT", "ESTT") not in amounts:
-                errors.append(NetworkRuleError("E92", f"MT{mt} against payment needs 19A::ESTT in SETDET/AMT", ":19A::ESTT//", setdet.line))
-        if function == "CANC" and mt in _INSTRUCTIONS and not has_prev:
-            genl = message.seq("GENL")
-            errors.append(NetworkRuleError("L14", "a CANC instruction needs LINK with 20C::PREV (the SEME it cancels)", ":20C::PREV//", genl.line if genl else 0))
-    elif mt == "548":
+    setdet = message.seq("SETDET")
+    if setdet is not None:
+        found = parties.get((id(setdet), "SETPRTY"), {})
+        for q in REQUIRED_PARTIES.get(mt, ()):
+            if q not in found:
+                errors.append(StructureError("L07", f"SETPRTY with party {q} is mandatory in MT{mt}", f":95a::{q}//", setdet.line))
+        for need in REQUIRED_AMOUNTS.get(mt, ()):
+            if (need.seq, need.qualifier) not in amounts:
+                errors.append(NetworkRuleError(need.code, f"{need.why} needs 19A::{need.qualifier} in SETDET/{need.seq}", f":19A::{need.qualifier}//", setdet.line))
+    if function == "CANC" and mt in CANCEL_NEEDS_PREVIOUS and not has_prev:
+        genl = message.seq("GENL")
+        errors.append(NetworkRuleError("L14", "a CANC instruction needs LINK with 20C::PREV (the SEME it cancels)", ":20C::PREV//", genl.line if genl else 0))
+    if mt in REASON_REPEATS_STATUS:
         for stat, r in reasons:
             code = status_of.get(id(stat), "")
             if code and r.qualifier != code:
                 errors.append(NetworkRuleError("L13", f"reason qualifier {r.qualifier} must repeat status {code}", r.label, r.line))
-        if paym is not None and paym.data == "APMT" and ("SETTRAN", "SETT") not in amounts:
-            settran = message.seq("SETTRAN")
-            errors.append(NetworkRuleError("E83", "PAYM//APMT needs 19A::SETT in SETTRAN", ":19A::SETT//", settran.line if settran else 0))
+    pay = PAYMENT_AMOUNT.get(mt)
+    if pay is not None and paym is not None and paym.data == "APMT" and (pay.seq, pay.qualifier) not in amounts:
+        where = message.seq(pay.seq)
+        errors.append(NetworkRuleError(pay.code, f"{pay.why} needs 19A::{pay.qualifier} in {pay.seq}", f":19A::{pay.qualifier}//", where.line if where else 0))
