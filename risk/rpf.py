@@ -215,9 +215,10 @@ class CorporateActionParams:
     entitlement_price : float
         Price of the entitlement.
     short_addon : float
-        Scenario 3 add-on, as a fraction (0.25 = 25%), used when net MV < 0.
+        Scenario 3 price move, a signed fraction (-0.5 = -50%), used when net MV < 0; the margin
+        takes |round(net MV x move)|, so the sign states the direction only.
     long_addon : float
-        Scenario 4 add-on, as a fraction, used when net MV > 0.
+        Scenario 4 price move, a signed fraction, used when net MV > 0.
     """
 
     kind: int
@@ -496,6 +497,15 @@ def _split(line: str) -> list[str]:
     return line.split(",")
 
 
+def _price_move(v: float, row: int, col: int, what: str, src: str) -> float:
+    """A signed scenario price move as a fraction (-0.5 = the price halves); the Initial Margin
+    Calculation Guide's own example file carries -0.5 and -1.  A fall beyond -100% is no price."""
+    if v < -1:
+        raise RPFFormatError(f"{what} {v!r} is a fall of more than 100%", row=row, column=col,
+                             expected=f"{what} >= -1 (a signed fraction, e.g. -0.5)", source=src)
+    return v
+
+
 def _non_negative(v: float, row: int, col: int, what: str, src: str) -> float:
     if v < 0:
         raise RPFFormatError(f"negative {what} {v!r}", row=row, column=col,
@@ -665,10 +675,10 @@ def _parse(text: str, src: str) -> RiskParameterFile:
                                      expected="1 (DSP), 2 (SRI) or 3 (DIV)", source=src)
             price = _non_negative(_float_cell(vals[1], line, 4, "entitlement price", src), line, 4,
                                   "entitlement price", src)
-            short = _non_negative(_float_cell(vals[2], line, 5, "short add-on rate", src), line, 5,
-                                  "short add-on rate", src)
-            long_ = _non_negative(_float_cell(vals[3], line, 6, "long add-on rate", src), line, 6,
-                                  "long add-on rate", src)
+            short = _price_move(_float_cell(vals[2], line, 5, "scenario 3 move", src), line, 5,
+                                "scenario 3 move", src)
+            long_ = _price_move(_float_cell(vals[3], line, 6, "scenario 4 move", src), line, 6,
+                                "scenario 4 move", src)
             ca[inst] = CorporateActionParams(int(vals[0]), price, short, long_)
 
     for inst in var_ids:

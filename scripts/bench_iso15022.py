@@ -3,6 +3,10 @@
 Runs a mix of the golden messages (tests/iso15022/golden/*.fin) through `parse` then
 `validate_message` for a fixed wall time and reports messages per second.  The last stdout line
 is one JSON object (with --json), e.g. {"parse_validate_msgs_per_s": 31000, ...}.
+
+With --baseline DIR (another checkout of the repo, e.g. `git archive <rev> | tar -x -C DIR`),
+the benchmark of this tree and of DIR run alternately in subprocesses, --rounds times each, and
+the JSON line gives both best rates and their ratio, so neighbours' load hits both alike.
 """
 
 from __future__ import annotations
@@ -70,7 +74,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="wall time per measurement")
     parser.add_argument("--variants", type=int, default=1500, help="distinct copies of each golden message")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of parse+validate")
+    parser.add_argument("--baseline", type=pathlib.Path, help="checkout to compare with, run alternately")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --baseline")
     args = parser.parse_args()
+    if args.baseline is not None:
+        _compare(args.baseline, args.rounds, args.seconds)
+        return
     messages = _load(args.variants)
     _run(messages, 0.2, "validate")  # warm caches
     if args.profile:
@@ -99,6 +108,33 @@ def main() -> None:
     if not args.json:
         for k, v in out.items():
             print(f"{k}: {v}")
+    print(json.dumps(out))
+
+
+def _one(root: pathlib.Path, seconds: float) -> dict[str, float]:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(root / "scripts" / "bench_iso15022.py"), "--json", "--seconds", str(seconds)],
+        cwd=root, check=True, capture_output=True, text=True,
+    ).stdout
+    result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def _compare(baseline: pathlib.Path, rounds: int, seconds: float) -> None:
+    keys = ("parse_validate_msgs_per_s", "parse_only_msgs_per_s", "parse_validate_decode_msgs_per_s")
+    best: dict[str, dict[str, float]] = {"this": {}, "baseline": {}}
+    for _ in range(rounds):
+        for name, root in (("baseline", baseline.resolve()), ("this", ROOT)):
+            r = _one(root, seconds)
+            for k in keys:
+                best[name][k] = max(best[name].get(k, 0.0), r[k])
+    out: dict[str, object] = {"baseline": str(baseline), "rounds": rounds}
+    for k in keys:
+        out[k] = best["this"][k]
+        out[f"baseline_{k}"] = best["baseline"][k]
+        out[f"ratio_{k}"] = round(best["this"][k] / best["baseline"][k], 3)
     print(json.dumps(out))
 
 

@@ -2,8 +2,10 @@
 
 A file may hold several messages: each starts at `{1:`; they may sit back to back, on their
 own lines, separated by blank lines or by a line holding only `$`.  Errors print one per line
-on stdout as `[message N: ]CODE line L FIELD text` (lines counted in the file); a summary goes
-to stderr.  Exit codes: 0 valid, 1 invalid, 2 the file could not be read.
+on stdout as `[message N: ]CODE line L FIELD text` (lines counted in the file), warnings as
+`[message N: ]warning: CODE ...`; a summary goes to stderr.  Errors are what SWIFT would NAK;
+warnings are not (e.g. an ISIN whose ISO 6166 check digit fails), unless `--strict`.
+Exit codes: 0 valid (warnings allowed), 1 invalid, 2 the file could not be read.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ def _read(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _check(text: str, offset: int) -> tuple[Any, list[Iso15022Error]]:
-    """(message or None, errors with file line numbers) for one message."""
+def _check(text: str, offset: int, warnings: bool = False) -> tuple[Any, list[Iso15022Error]]:
+    """(message or None, errors -- and warnings if asked -- with file line numbers)."""
     errors: list[Iso15022Error] = []
     too_big = size_error(text)  # counted with CRLF line ends, as on the wire
     if too_big is not None:
@@ -42,7 +44,7 @@ def _check(text: str, offset: int) -> tuple[Any, list[Iso15022Error]]:
         message = parse(text)
     except Iso15022Error as exc:
         return None, [e.shifted(offset) for e in [*errors, exc]]
-    errors.extend(validate_message(message))
+    errors.extend(validate_message(message, warnings))
     return message, [e.shifted(offset) for e in errors]
 
 
@@ -58,9 +60,13 @@ def register(app: typer.Typer) -> None:
     )
 
     @iso.command("validate")
-    def validate_cmd(file: Path = typer.Argument(..., help="file of one or more FIN messages")) -> None:
-        """Validate every message in FILE; print errors one per line; exit 0 valid, 1 invalid."""
-        _guarded(_validate_file, file)
+    def validate_cmd(
+        file: Path = typer.Argument(..., help="file of one or more FIN messages"),
+        strict: bool = typer.Option(False, "--strict", help="treat warnings (e.g. ISIN check digit) as errors"),
+    ) -> None:
+        """Validate every message in FILE; print errors and warnings one per line; exit 0 valid
+        (warnings allowed unless --strict), 1 invalid."""
+        _guarded(_validate_file, file, strict)
 
     @iso.command("parse")
     def parse_cmd(
@@ -84,21 +90,29 @@ def _guarded(fn: Callable[..., None], *args: Any) -> None:
         raise typer.Exit(2) from None
 
 
-def _validate_file(file: Path) -> None:
+def _is_error(e: Iso15022Error, strict: bool) -> bool:
+    return strict or e.severity == "error"
+
+
+def _validate_file(file: Path, strict: bool = False) -> None:
     text = _read(file)
     chunks = split_messages(text)
     if not chunks:
         typer.echo("L02 line 1 file holds no message")
         raise typer.Exit(1)
-    bad = 0
+    bad = warned = 0
     for index, (offset, chunk) in enumerate(chunks, start=1):
-        _, errors = _check(chunk, offset)
-        if errors:
+        _, problems = _check(chunk, offset, warnings=True)
+        if any(_is_error(e, strict) for e in problems):
             bad += 1
+        elif problems:
+            warned += 1
         prefix = f"message {index}: " if len(chunks) > 1 else ""
-        for e in errors:
-            typer.echo(f"{prefix}{e}")
-    typer.echo(f"{len(chunks)} message(s), {bad} invalid", err=True)
+        for e in problems:
+            tag = "" if _is_error(e, strict) else "warning: "
+            typer.echo(f"{prefix}{tag}{e}")
+    note = f", {warned} with warnings only" if warned else ""
+    typer.echo(f"{len(chunks)} message(s), {bad} invalid{note}", err=True)
     raise typer.Exit(1 if bad else 0)
 
 

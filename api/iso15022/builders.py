@@ -242,6 +242,7 @@ def _processing_command(m: ProcessingCommand) -> list[Item]:
 
 
 def _statement_genl(m: HoldingsStatement | TransactionStatement, active: bool) -> Sequence:
+    holdings = isinstance(m, HoldingsStatement)
     if isinstance(m, HoldingsStatement):
         when: Field = _g("98A", "STAT", format_date(m.statement_date))
     else:
@@ -254,9 +255,13 @@ def _statement_genl(m: HoldingsStatement | TransactionStatement, active: bool) -
         when,
         _g("22F", "SFRE", m.frequency),
         _g("22F", "CODE", "COMP"),
+        # MT535 GENL: statement type (custody) and basis (settled positions) are mandatory.
+        _g("22F", "STTY", "CUST") if holdings else None,
+        _g("22F", "STBA", "SETT") if holdings else None,
         _g("22H", "STST", "TRAN") if isinstance(m, TransactionStatement) else None,
         _g("97A", "SAFE", m.safekeeping_account),
         _g("17B", "ACTI", "Y" if active else "N"),
+        _g("17B", "AUDT", "N") if holdings else None,
         _g("17B", "CONS", "N"),
     )
 
@@ -276,7 +281,8 @@ def _holdings(m: HoldingsStatement) -> list[Item]:
                     _amount("HOLD", h.value_currency, h.value) if h.value is not None else None,
                 )
             )
-        items.append(_seq("SUBSAFE", *fins))
+        # 17B::ACTI is mandatory in SUBSAFE: this sub-safekeeping statement has holdings/activity.
+        items.append(_seq("SUBSAFE", _g("17B", "ACTI", "Y"), *fins))
     return items
 
 
@@ -313,7 +319,8 @@ def _transactions(m: TransactionStatement) -> list[Item]:
                     *trans,
                 )
             )
-        items.append(_seq("SUBSAFE", *fins))
+        # 17B::ACTI is mandatory in SUBSAFE: this sub-safekeeping statement has holdings/activity.
+        items.append(_seq("SUBSAFE", _g("17B", "ACTI", "Y"), *fins))
     return items
 
 

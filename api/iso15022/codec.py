@@ -51,8 +51,8 @@ def _split_blocks(text: str) -> dict[str, tuple[str, int]]:
         if pos >= n:
             break
         line = _line_at(text, pos)
-        if text[pos] != "{" or pos + 2 >= n or text[pos + 2] != ":" or text[pos + 1] not in "12345":
-            raise EnvelopeError("L02", "expected a block {1: to {5:", "", line)
+        if text[pos] != "{" or pos + 2 >= n or text[pos + 2] != ":" or text[pos + 1] not in "12345S":
+            raise EnvelopeError("L02", "expected a block {1: to {5: (or a trailing {S:)", "", line)
         num = text[pos + 1]
         if num <= last:
             raise EnvelopeError("L02", f"block {num} out of order (after block {last})", f"{{{num}:}}", line)
@@ -64,7 +64,7 @@ def _split_blocks(text: str) -> dict[str, tuple[str, int]]:
             blocks[num] = (text[body_start : end + 1], line)
             pos = end + 3
         else:
-            # Blocks 3 and 5 nest one level of braces; 1 and 2 none.
+            # Blocks 3, 5 and S nest one level of braces; 1 and 2 none.
             depth = 1
             i = body_start
             while i < n and depth:
@@ -191,7 +191,9 @@ _HEAD = re.compile(
     r"\{1:F01([A-Z0-9]{12})(\d{4})(\d{6})\}\{2:I(\d{3})([A-Z0-9]{12})([NUS]?)\}"
     r"(?:\{3:((?:\{[A-Z0-9]{3}:[^{}\n]*\})*)\})?\{4:\n"
 )
-_TAIL = re.compile(r"(?:\{5:((?:\{[A-Z0-9]{3}:[^{}\n]*\})*)\})?\n*\Z")
+_TAIL = re.compile(
+    r"(?:\{5:((?:\{[A-Z0-9]{3}:[^{}\n]*\})*)\})?(?:\{S:((?:\{[A-Z0-9]{3}:[^{}\n]*\})*)\})?\n*\Z"
+)
 
 
 def _parse_fast(text: str) -> Message | None:
@@ -215,12 +217,15 @@ def _parse_fast(text: str) -> Message | None:
     user = _subblocks(b3, "3", 1) if b3 else []
     b5 = tail.group(1)
     trailer = _subblocks(b5, "5", body.count("\n") + 3) if b5 else []
+    bs = tail.group(2)
+    system = _subblocks(bs, "S", body.count("\n") + 3) if bs else []
     return Message(
         basic=BasicHeader(lt, session, seq),
         app=AppHeader("I", mt, receiver, prio),
         text=root,
         user=user,
         trailer=trailer,
+        system=system,
         source=body,
     )
 
@@ -252,9 +257,13 @@ def _parse(text: str) -> Message:
     if "5" in blocks:
         b5, l5 = blocks["5"]
         trailer = _subblocks(b5, "5", l5)
+    system: list[tuple[str, str]] = []
+    if "S" in blocks:
+        bs, ls = blocks["S"]
+        system = _subblocks(bs, "S", ls)
     b4, l4 = blocks["4"]
     root = _parse_text(b4, l4)
-    return Message(basic=basic, app=app, text=root, user=user, trailer=trailer, source=b4)
+    return Message(basic=basic, app=app, text=root, user=user, trailer=trailer, system=system, source=b4)
 
 
 def _render_items(items: list[Field | Sequence], out: list[str]) -> None:
@@ -280,6 +289,8 @@ def build(message: Message) -> str:
     out.append("-}")
     if message.trailer:
         out.append("{5:" + "".join(f"{{{t}:{v}}}" for t, v in message.trailer) + "}")
+    if message.system:
+        out.append("{S:" + "".join(f"{{{t}:{v}}}" for t, v in message.system) + "}")
     return "".join(out)
 
 

@@ -24,62 +24,82 @@ CURRENCY_DECIMALS: dict[str, int] = {
 }
 # Offshore renminbi trades as CNH in the market but is CNY on the wire (spec); CNH is not ISO 4217.
 
-# 22F indicator codes by qualifier (without a data source scheme; with one, any 4!c is allowed).
+def _codes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# 22F indicator codes by qualifier (ISO 15022 data field dictionary), used when no data source
+# scheme is given; with a scheme, the scheme owner defines the codes (any 4!c).  A qualifier
+# without a list here takes any 4!c code.
 INDICATOR_CODES: dict[str, frozenset[str]] = {
-    "SETR": frozenset("TRAD REPU RVPO SECB SECL OWNI OWNE INSP CNCB COLI COLO PLAC TURN".split()),
-    "STCO": frozenset("NOMC PART NPAR PARC PARQ PHYS DLWM SPDL SPST UNEX TRAN".split()),
-    "RTGS": frozenset("YRTG NRTG".split()),
-    "BENE": frozenset("YBEN NBEN".split()),
-    "PRSS": frozenset("PART NPAR PARC PARQ".split()),
-    "HOLD": frozenset("YHLD NHLD".split()),
-    "SFRE": frozenset("ADHO DAIL WEEK MNTH YEAR INDA".split()),
-    "CODE": frozenset("COMP DELT".split()),
-    "STTY": frozenset("CUST ACCT".split()),
-    "STBA": frozenset("SETT TRAD".split()),
-    "TRAN": frozenset("SETT CORP BOLE COLL".split()),
+    "SETR": _codes(
+        "AUTO BSBK BYIY CLAI CNCB COLI COLO CONV CORP ETFT FCTA INSP ISSU MKDW MKUP NETT NSYN "
+        "OWNE OWNI PAIR PLAC PORT REAL REDI REDM RELE REPU RODE RPTO RVPO SBBK SBRE SECB SECL "
+        "SLRE SUBS SWIF SWIT SYND TBAC TRAD TRPO TRVO TURN"
+    ),
+    "STCO": _codes(
+        "ADEA BPSS CLEN DIRT DLWM DRAW EXER FRCL FUTU KNOC NACT NOMC NPAR PARC PARQ PART PENS "
+        "PHYS PRAC RESI RHYP RPTO SHOR SPDL SPST TRAN TRIP UNEX"
+    ),
+    "RTGS": _codes("YRTG NRTG"),
+    "BENE": _codes("YBEN NBEN"),
+    "REGT": _codes("YREG NREG"),
+    "NETT": _codes("NETT"),
+    "TRCA": _codes("AGEN BAGN CAGN INFI MKTM MLTF OAGN PRAG PRIN RISP"),
+    "LINK": _codes("AFTE BEFO INFO WITH"),
+    "FORM": _codes("BEAR REGD"),
+    "PRSS": _codes("PART NPAR PARC PARQ"),
+    "HOLD": _codes("YHLD NHLD"),
+    "SFRE": _codes("ADHO DAIL INDA MNTH QUTR WEEK YEAR"),
+    "CODE": _codes("COMP DELT"),
+    "STTY": _codes("ACCT CUST"),
+    "STBA": _codes("CONT SETT TRAD"),
+    "TRAN": _codes("BOLE COLL CORP SETT"),
 }
 # 22H indicator codes.
 INDICATOR_H_CODES: dict[str, frozenset[str]] = {
-    "REDE": frozenset("RECE DELI".split()),
-    "PAYM": frozenset("APMT FREE".split()),
-    "STST": frozenset("TRAN STAT".split()),
+    "REDE": _codes("RECE DELI"),
+    "PAYM": _codes("APMT FREE"),
+    "STST": _codes("TRAN STAT"),
 }
 # 23G function of the message, per MT.
 FUNCTIONS: dict[str, frozenset[str]] = {
-    "540": frozenset({"NEWM", "CANC"}),
-    "541": frozenset({"NEWM", "CANC"}),
-    "542": frozenset({"NEWM", "CANC"}),
-    "543": frozenset({"NEWM", "CANC"}),
-    "544": frozenset({"NEWM", "CANC", "RVSL"}),
-    "545": frozenset({"NEWM", "CANC", "RVSL"}),
-    "546": frozenset({"NEWM", "CANC", "RVSL"}),
-    "547": frozenset({"NEWM", "CANC", "RVSL"}),
-    "548": frozenset({"INST", "CAST"}),
-    "530": frozenset({"NEWM"}),
-    "535": frozenset({"NEWM", "CANC", "REPL"}),
-    "536": frozenset({"NEWM", "CANC", "REPL"}),
+    **{mt: _codes("NEWM CANC PREA") for mt in ("540", "541", "542", "543")},
+    **{mt: _codes("NEWM CANC RVSL") for mt in ("544", "545", "546", "547")},
+    "548": _codes("INST CAST"),
+    "530": _codes("NEWM"),
+    "535": _codes("NEWM CANC REPL"),
+    "536": _codes("NEWM CANC REPL"),
 }
 ALL_FUNCTIONS = frozenset().union(*FUNCTIONS.values())
-SUBFUNCTIONS = frozenset({"CODU", "COPY", "DUPL"})
+SUBFUNCTIONS = _codes("CODU COPY DUPL")
 
 # 25D status qualifier -> status codes.
 STATUS_CODES: dict[str, frozenset[str]] = {
-    "IPRC": frozenset({"PACK", "REJT", "CAND", "CANP", "PPRC"}),
-    "CPRC": frozenset({"PACK", "REJT", "CAND", "DEND"}),
-    "MTCH": frozenset({"MACH", "NMAT"}),
-    "SETT": frozenset({"PEND", "PENF"}),
+    "IPRC": _codes("CAND CANP CPRC NMAT PACK PPRC REJT REPR"),
+    "CPRC": _codes("CAND CANP DEND PACK REJT"),
+    "MTCH": _codes("MACH NMAT"),
+    "SETT": _codes("PEND PENF"),
+    "AFFM": _codes("AFFI NAFI"),
 }
 # 24B reason qualifier (= the status code it explains) -> reason codes.
-_PENDING = frozenset("LACK MONY CLAC CMON BLOC CYCL FUTU PART PREA LINK OTHR NOFX".split())
+_PENDING = _codes(
+    "ADEA AWMO AWSH BATC BENO BLOC BOTH BYIY CAIS CANR CERT CHAS CLAC CLAT CLHT CMON COLL CPEC "
+    "CSDH CVAL CYCL DENO DEPO DKNY DOCC DOCY FLIM FROZ FUTU GLOB IAAD INBC INCA LAAW LACK LALO "
+    "LATE LINK MINO MLAT MONY MUNO NCON NEWI NOFX OBJT OTHR PART PHCK PHSE PRCY PREA REFS REGT "
+    "SBLO TAMM YCOL"
+)
+_COMMON_MISMATCH = (
+    "ADEA CASH CASY DCMX DDAT DDEA DELN DEPT DMON DQUA DSEC DTRA DTRD ICAG ICUS IEXE IIND NCRR "
+    "OTHR PHYS PLCE PODU REGD RTGS SAFE SETR SETS TXST DCUR"
+)
 REASON_CODES: dict[str, frozenset[str]] = {
     "PEND": _PENDING,
     "PENF": _PENDING,
-    "NMAT": frozenset("CMIS DDAT DDEA DMON DQUA DEPT DSEC DTRD DCUR ICAG NCRR OTHR".split()),
-    "REJT": frozenset(
-        "ADEA CASH DDAT DEPT DMON DQUA DSEC ICAG ICUS LATE NCRR OTHR PLCE REFE SAFE SETR".split()
-    ),
-    "CAND": frozenset("CANI CANS CSUB OTHR".split()),
-    "DEND": frozenset("DCAN DPRG OTHR".split()),
+    "NMAT": _codes(_COMMON_MISMATCH + " CMIS FRAP IIND MIME NARR"),
+    "REJT": _codes(_COMMON_MISMATCH + " CAEV INPS INVB INVL INVN LATE MINO MUNO REFE ICUT"),
+    "CAND": _codes("CANI CANS CANT CANZ CORP CSUB SCEX OTHR"),
+    "DEND": _codes("DCAN DFOR DPRG DREP DSET OTHR"),
 }
 # What each pending/unmatched reason means, for narratives and docs.
 REASON_TEXT: dict[str, str] = {

@@ -117,7 +117,8 @@ def _security(seq: Sequence) -> SecurityId:
     local = sec.local_code
     if local is not None:
         return SecurityId(sec.isin, local[1], local[0], sec.description[1:])
-    return SecurityId(sec.isin, None, "HK", sec.description)
+    # No local code: no market either (an ISIN's country is its issuer's, not a trading venue).
+    return SecurityId(sec.isin, None, "", sec.description)
 
 
 def _party(setprty: Sequence) -> Party | None:

@@ -47,7 +47,13 @@ CODES: dict[str, str] = {
     "L12": "message type not supported",
     "L13": "548 reason qualifier must repeat the status code",
     "L14": "inconsistent message (function/link rules)",
+    "L15": "letter option not allowed for this qualifier",
+    "L16": "repeated quantity must be one FAMT and one AMOR",
+    "W11": "ISIN check digit fails ISO 6166 (warning: the network checks the format only)",
 }
+
+# Codes that are warnings, not errors: SWIFT would not NAK the message for them.
+WARNING_CODES = frozenset({"W11"})
 
 
 class Iso15022Error(Exception):
@@ -58,6 +64,8 @@ class Iso15022Error(Exception):
     """
 
     __slots__ = ("code", "field", "line", "message")
+
+    severity = "error"
 
     def __init__(self, code: str, message: str, field: str = "", line: int = 0) -> None:
         super().__init__(code, message, field, line)
@@ -96,7 +104,14 @@ class Iso15022Error(Exception):
         return type(self)(self.code, self.message, self.field, self.line + lines if self.line else 0)
 
     def as_dict(self) -> dict[str, str | int]:
-        return {"code": self.code, "field": self.field, "line": self.line, "message": self.message}
+        return {"code": self.code, "field": self.field, "line": self.line, "message": self.message, "severity": self.severity}
+
+
+class Iso15022Warning(Iso15022Error):
+    """A problem SWIFT would not reject the message for (e.g. an ISIN whose check digit fails
+    ISO 6166); `validate --strict` treats it as an error."""
+
+    severity = "warning"
 
 
 class EnvelopeError(Iso15022Error):

@@ -24,7 +24,7 @@ from .codes import (
     STATUS_CODES,
     SUBFUNCTIONS,
 )
-from .errors import FieldFormatError
+from .errors import FieldFormatError, Iso15022Warning
 from .message import Field
 
 _LINE_35X = re.compile(r"[a-zA-Z0-9/\-?:().,'+ ]{1,35}\Z")
@@ -232,19 +232,32 @@ def isin_check_digit_ok(isin: str) -> bool:
     return (10 - total % 10) % 10 == ord(isin[11]) - 48
 
 
-_ISIN_OK: dict[str, bool] = {}
-
-
 def _check_isin(isin: str, f: Field) -> None:
-    ok = _ISIN_OK.get(isin)
-    if ok is None:
-        ok = _ISIN.match(isin) is not None and isin_check_digit_ok(isin)
-        if len(_ISIN_OK) < 4096:
-            _ISIN_OK[isin] = ok
-    if not ok:
+    """Format only (12 characters: country letters, 9 alphanumerics, a digit), as the network
+    checks it; the check digit is a warning (`isin_warning`)."""
+    if _ISIN.match(isin) is None:
         if len(isin) != 12:
             raise FieldFormatError("L11", f"ISIN {isin!r} must be exactly 12 characters", f.label, f.line)
-        raise FieldFormatError("L11", f"ISIN {isin!r} is malformed or its check digit is wrong", f.label, f.line)
+        raise FieldFormatError("L11", f"ISIN {isin!r} must be 2 letters, 9 letters or digits, 1 digit", f.label, f.line)
+
+
+_ISIN_DIGIT_OK: dict[str, bool] = {}
+
+
+def isin_warning(f: Field) -> Iso15022Warning | None:
+    """W11 when a 35B's ISIN is well formed but its ISO 6166 check digit is wrong."""
+    value = f.value
+    if value[:5] != "ISIN ":
+        return None
+    isin = value[5:17]
+    ok = _ISIN_DIGIT_OK.get(isin)
+    if ok is None:
+        ok = _ISIN.match(isin) is None or isin_check_digit_ok(isin)  # malformed: L11 already
+        if len(_ISIN_DIGIT_OK) < 4096:
+            _ISIN_DIGIT_OK[isin] = ok
+    if ok:
+        return None
+    return Iso15022Warning("W11", f"ISIN {isin} check digit fails ISO 6166", f.label, f.line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,7 +337,11 @@ def _p98a(f: Field) -> DateValue:
 
 def _p98c(f: Field) -> DateTimeValue:
     _plain(f)
-    m = _D14.match(f.data)
+    return _datetime14(f.data, f)
+
+
+def _datetime14(text: str, f: Field) -> DateTimeValue:
+    m = _D14.match(text)
     if m is None:
         raise FieldFormatError("T50", "date and time must be YYYYMMDDHHMMSS", f.label, f.line)
     d = _date(m.group(1), f)
@@ -475,6 +492,83 @@ def _p11a(f: Field) -> Code:
     return Code(f.data)
 
 
+_X = r"[a-zA-Z0-9/\-?:().,'+ ]"
+_BIC_RE = r"[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?"
+_D15 = r"\d[\d,]{0,14}"  # 15d: an integer digit first; the comma itself is checked by _number
+
+
+def _shaped(pattern: str, what: str, scheme: str = "none") -> Callable[[Field], str]:
+    """A generic field whose data must match `pattern` (written as the handbook's format).
+    `scheme`: "none" (`:QUAL//data`), "optional" (`:QUAL/[8c]/data`) or "required" (`/8c/`)."""
+    rx = re.compile(pattern + r"\Z")
+
+    def parse(f: Field) -> str:
+        _need_generic(f)
+        if scheme == "none":
+            _no_issuer(f)
+        elif scheme == "required" and not f.issuer:
+            raise FieldFormatError("L10", f"{f.tag} needs a data source scheme", f.label, f.line)
+        if rx.match(f.data) is None:
+            raise FieldFormatError("L10", f"{f.tag} is {what}", f.label, f.line)
+        return f.data
+
+    return parse
+
+
+def _numbers_in(parse: Callable[[Field], str], groups: re.Pattern[str]) -> Callable[[Field], str]:
+    """Also check every 15d number of the field has one decimal comma (T40/T43)."""
+
+    def check(f: Field) -> str:
+        data = parse(f)
+        for number in groups.findall(data):
+            _number(number, f, "number")
+        return data
+
+    return check
+
+
+def _p98e(f: Field) -> DateTimeValue:
+    _plain(f)
+    m = _D98E.match(f.data)
+    if m is None:
+        raise FieldFormatError("T50", "date and time must be YYYYMMDDHHMMSS[,nnn][/[N]HH[MM]]", f.label, f.line)
+    return _datetime14(m.group(1), f)
+
+
+_D98E = re.compile(r"(\d{14})(?:,\d{1,3})?(?:/N?\d{2}(?:\d{2})?)?\Z")
+_NUMS = re.compile(r"\d[\d,]*,[\d]*|\d+(?=\Z)")
+
+_EXTRA_PARSERS: dict[str, Callable[[Field], object]] = {
+    "98E": _p98e,
+    "98B": _shaped(r"[A-Z0-9]{4}", "a date code: 4!c", "optional"),
+    "69B": _shaped(r"\d{8}\d{6}/\d{8}\d{6}", "a period YYYYMMDDHHMMSS/YYYYMMDDHHMMSS"),
+    "69C": _shaped(r"\d{8}\d{6}/[A-Z0-9]{4}", "a date-time and a code"),
+    "69D": _shaped(r"[A-Z0-9]{4}/\d{8}\d{6}", "a code and a date-time"),
+    "90A": _numbers_in(_shaped(r"[A-Z0-9]{4}/N?" + _D15, "a percentage price: 4!c/[N]15d"), _NUMS),
+    "97B": _shaped(r"[A-Z0-9]{4}/" + _X + r"{1,35}", "an account type and number: 4!c/35x", "optional"),
+    "97E": _shaped(r"[A-Z0-9]{1,34}", "an IBAN: 34x"),
+    "95C": _shaped(r"[A-Z]{2}", "a country code: 2!a"),
+    "95L": _shaped(r"[A-Z0-9]{18}\d{2}", "an LEI: 18!c2!n"),
+    "95S": _shaped(r"[A-Z0-9]{4}/[A-Z]{2}/" + _X + r"{1,30}", "an alternate id: 4!c/2!a/30x", "optional"),
+    "94B": _shaped(r"[A-Z0-9]{4}(?:/" + _X + r"{1,30})?", "a place code: 4!c[/30x]", "optional"),
+    "94C": _shaped(r"[A-Z]{2}", "a country code: 2!a"),
+    "94F": _shaped(r"[A-Z0-9]{4}/" + _BIC_RE, "a place code and BIC: 4!c/BIC"),
+    "94H": _shaped(_BIC_RE, "a BIC"),
+    "94L": _shaped(r"[A-Z0-9]{18}\d{2}", "an LEI: 18!c2!n"),
+    "92A": _numbers_in(_shaped(r"N?" + _D15, "a rate: [N]15d"), _NUMS),
+    "92B": _numbers_in(_shaped(r"[A-Z]{3}/[A-Z]{3}/" + _D15, "an exchange rate: 3!a/3!a/15d"), _NUMS),
+    "92C": _shaped(_X + r"{1,24}", "a rate name: 24x", "optional"),
+    "99A": _shaped(r"N?\d{3}", "a number: [N]3!n"),
+    "99B": _shaped(r"\d{3}", "a number: 3!n"),
+    "12A": _shaped(_X + r"{1,30}", "an instrument code or description: 30x", "optional"),
+    "12B": _shaped(r"[A-Z0-9]{4}", "an instrument type code: 4!c", "optional"),
+    "12C": _shaped(r"[A-Z]{6}", "a CFI code: 6!c"),
+    "13B": _shaped(_X + r"{1,30}", "a number: 30x", "optional"),
+    "93C": _numbers_in(_shaped(r"[A-Z0-9]{4}/[A-Z0-9]{4}/N?" + _D15, "a balance: 4!c/4!c/[N]15d"), _NUMS),
+    "70C": _narrative(4),
+}
+
+
 PARSERS: dict[str, Callable[[Field], Value]] = {
     "11A": _p11a,
     "13A": _p13a,
@@ -583,4 +677,6 @@ def _c36b(f: Field) -> None:
     _p36b(f)
 
 
-CHECKERS: dict[str, Callable[[Field], object]] = {**PARSERS, "20C": _c20c, "19A": _c19a, "36B": _c36b}
+CHECKERS: dict[str, Callable[[Field], object]] = {
+    **_EXTRA_PARSERS, **PARSERS, "20C": _c20c, "19A": _c19a, "36B": _c36b,
+}

@@ -49,6 +49,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "application_header": _plain(message.app),
         "user_header": dict(message.user),
         "trailer": dict(message.trailer),
+        "system": dict(message.system),
         "text": _items(message.text),
     }
 

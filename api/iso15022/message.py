@@ -211,6 +211,8 @@ class Message:
     text: Sequence
     user: list[tuple[str, str]] = field(default_factory=list)  # block 3 {tag:value} pairs
     trailer: list[tuple[str, str]] = field(default_factory=list)  # block 5 {tag:value} pairs
+    # Block S ({S:{SAC:}{COP:P}}): the system trailer interface exports (Alliance Access) append.
+    system: list[tuple[str, str]] = field(default_factory=list)
     # The text block as received (LF line ends), so validation can check the character set in
     # one pass; "" for messages built in code.  Not part of equality.
     source: str = field(default="", compare=False, repr=False)

@@ -47,12 +47,15 @@ class SecurityId:
 
     isin: str | None = None
     stock_code: str | None = None  # e.g. "700"
-    market: str = "HK"  # country of the local code
+    # Country of the local code: HK when a stock code is given without one; "" without a code.
+    market: str | None = None
     description: tuple[str, ...] = ()  # free lines after the local code
 
     def __post_init__(self) -> None:
         if self.isin is None and self.stock_code is None and not self.description:
             raise ValueError("a security needs an ISIN, a stock code or a description")
+        if self.market is None:
+            object.__setattr__(self, "market", "HK" if self.stock_code is not None else "")
 
 
 @dataclass(frozen=True)

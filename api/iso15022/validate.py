@@ -11,9 +11,18 @@ import re
 from .codec import parse
 from .codes import FUNCTIONS
 from .errors import EnvelopeError, FieldFormatError, Iso15022Error, NetworkRuleError, StructureError
-from .fields import CHECKERS
+from .fields import CHECKERS, isin_warning
 from .message import Field, Message, Sequence
-from .schema import FIELD_HOMES, SCHEMAS, SeqRule, Slot, all_rules
+from .network import (
+    CANCEL_NEEDS_PREVIOUS,
+    PAYMENT_AMOUNT,
+    REASON_REPEATS_STATUS,
+    REQUIRED_AMOUNTS,
+    REQUIRED_PARTIES,
+    UNIQUE_PARTY_EXEMPT,
+)
+from .schema import SeqRule, Slot
+from .standard import FIELD_HOMES, SCHEMAS, all_rules
 
 MAX_MESSAGE_CHARS = 10_000
 _BAD_X = re.compile(r"[^a-zA-Z0-9/\-?:().,'+ \n]")
@@ -44,8 +53,9 @@ def size_error(text: str) -> Iso15022Error | None:
     return None
 
 
-def validate(text: str) -> list[Iso15022Error]:
-    """All problems in one message (text as received); [] if it is valid."""
+def validate(text: str, warnings: bool = False) -> list[Iso15022Error]:
+    """All errors in one message (text as received); [] if it is valid.  With `warnings`, the
+    warnings too (`Iso15022Warning`, severity "warning": SWIFT would not reject for them)."""
     errors: list[Iso15022Error] = []
     if isinstance(text, str):
         too_big = size_error(text)
@@ -56,12 +66,12 @@ def validate(text: str) -> list[Iso15022Error]:
     except Iso15022Error as exc:
         errors.append(exc)
         return errors
-    errors.extend(validate_message(message))
+    errors.extend(validate_message(message, warnings))
     return errors
 
 
-def validate_message(message: Message) -> list[Iso15022Error]:
-    """All problems in an already parsed message."""
+def validate_message(message: Message, warnings: bool = False) -> list[Iso15022Error]:
+    """All errors in an already parsed message (and its warnings, if asked), sorted by line."""
     errors: list[Iso15022Error] = []
     schema = SCHEMAS.get(message.mt)
     if schema is None:
@@ -74,6 +84,8 @@ def validate_message(message: Message) -> list[Iso15022Error]:
         watched: Watched = []
         _check(message.text, message.text, schema, FIELD_HOMES[message.mt], check_chars, errors, watched)
         _network_rules(message, watched, errors)
+        if warnings:
+            _warnings(watched, errors)
     except Exception as exc:  # defensive: validation must never crash on a hostile message
         errors.append(StructureError("L10", f"unvalidatable message ({type(exc).__name__})", "", 0))
     if len(errors) > 1:
@@ -123,6 +135,30 @@ def _bad_char(item: Field) -> Iso15022Error | None:
 Watched = list[tuple[Sequence, Sequence, Field, Slot]]
 
 
+def _warnings(watched: Watched, errors: list[Iso15022Error]) -> None:
+    """Problems SWIFT would not NAK: an ISIN whose check digit fails ISO 6166."""
+    for _, _, item, slot in watched:
+        if slot.number == "35":
+            w = isin_warning(item)
+            if w is not None:
+                errors.append(w)
+
+
+_PAIR = frozenset({"FAMT", "AMOR"})
+
+
+def _check_quantity_pair(seq: Sequence, item: Field, rule: SeqRule, errors: list[Iso15022Error]) -> None:
+    """A quantity slot seen again (rare): the occurrences so far must be one FAMT, one AMOR."""
+    kinds = []
+    for other in seq.items:
+        if type(other) is Field and other.tag[:2] == item.tag[:2] and other.qualifier == item.qualifier:
+            kinds.append(other.data[:4])
+            if other is item:
+                break
+    if len(kinds) > 2 or frozenset(kinds) != _PAIR:
+        errors.append(StructureError("L16", f"{item.tag}::{item.qualifier} may repeat only as one FAMT and one AMOR in {rule.where[0]}", item.label, item.line))
+
+
 def _check(
     seq: Sequence,
     parent: Sequence,
@@ -153,6 +189,8 @@ def _check(
                 if not slot.repeatable:
                     q = item.qualifier
                     errors.append(StructureError("L09", f"{item.tag}{'::' + q if q else ''} repeated in {rule.where[0]}", item.label, item.line))
+                elif slot.quantity:
+                    _check_quantity_pair(seq, item, rule, errors)
             else:
                 seen.add(slot)
             if slot.watch:
@@ -168,6 +206,8 @@ def _check(
             if n == 2 and not child.repeatable:
                 errors.append(StructureError("L09", f"sequence {name} repeated in {rule.where[0]}", f":16R:{name}", item.line))
             _check(item, seq, child, homes, check_chars, errors, watched)
+    if rule.mandatory_set <= seen and not rule.any_of_groups and not rule.mandatory_children:
+        return
     for slot in rule.mandatory_slots:
         if slot not in seen:
             errors.append(StructureError("L07", f"mandatory field missing in {rule.where[0]}", slot.label, seq.line))
@@ -184,49 +224,66 @@ def _check_field(
 ) -> tuple[Slot | None, bool]:
     """Full check of one field: characters, format, allowed here.  Returns its slot (None if not
     allowed here) and whether it is entirely well formed (only then may it be cached)."""
+    ok = True
     if check_chars:
         bad = _bad_char(item)
         if bad is not None:
             errors.append(bad)
-            return None, False
-    ok = True
-    checker = CHECKERS.get(item.tag)
-    if checker is not None:
-        try:
-            checker(item)
-        except FieldFormatError as exc:
-            errors.append(exc)
-            ok = False
+            ok = False  # still placed below: no spurious "mandatory field missing"
+    if ok:
+        checker = CHECKERS.get(item.tag)
+        if checker is not None:
+            try:
+                checker(item)
+            except FieldFormatError as exc:
+                errors.append(exc)
+                ok = False
     group = rule.slots.get(item.tag)
-    if group is None:
-        home = homes.get(item.tag)
-        hint = f" (belongs in {' or '.join(home)})" if home else ""
-        errors.append(StructureError("L08", f"field {item.tag} not allowed in {rule.where[0]}{hint}", item.label, item.line))
-        return None, False
-    slot = group.get(item.qualifier)
+    slot = group.get(item.qualifier) if group is not None else None
     if slot is None:
-        if item.qualifier:
-            errors.append(FieldFormatError("T89", f"unknown qualifier {item.qualifier} in {rule.where[0]}", item.label, item.line))
-        else:
-            errors.append(FieldFormatError("L10", f"field {item.tag} needs a qualifier", item.label, item.line))
-        return None, False
+        return _misplaced(item, rule, homes, errors), False
     # A malformed field still counts as present (no spurious "missing" error), but is not cached.
     return slot, ok
+
+
+def _misplaced(item: Field, rule: SeqRule, homes: dict[str, list[str]], errors: list[Iso15022Error]) -> Slot | None:
+    """Say why a field has no slot here: wrong letter option, unknown qualifier, or a field
+    that belongs elsewhere.  A wrong option still returns the slot (it is present, just badly
+    written), so no spurious "missing" follows."""
+    number = item.tag[:2]
+    by_q = rule.by_number.get(number)
+    if by_q is None:
+        home = homes.get(f"{item.tag}::{item.qualifier}") if item.qualifier else None
+        home = home or homes.get(item.tag)
+        hint = f" (belongs in {' or '.join(home)})" if home else ""
+        errors.append(StructureError("L08", f"field {item.tag} not allowed in {rule.where[0]}{hint}", item.label, item.line))
+        return None
+    slot = by_q.get(item.qualifier)
+    if slot is not None:
+        options = "/".join(slot.options)
+        what = f"{number}a::{slot.qualifier}" if slot.qualifier else f"field {number}a"
+        errors.append(FieldFormatError("L15", f"option {item.tag[2:] or '(none)'} not allowed for {what} in {rule.where[0]} (expected {options})", item.label, item.line))
+        return slot
+    if item.qualifier:
+        allowed = " ".join(sorted(q for q in by_q if q))
+        errors.append(FieldFormatError("T89", f"unknown qualifier {item.qualifier} for {number}a in {rule.where[0]} (expected one of {allowed})", item.label, item.line))
+    else:
+        errors.append(FieldFormatError("L10", f"field {item.tag} needs a qualifier", item.label, item.line))
+    return None
 
 
 # --------------------------------------------------------------------------------------------
 # Network rules
 
 
-_INSTRUCTIONS = frozenset({"540", "541", "542", "543"})
-_SETTLEMENT = frozenset({"540", "541", "542", "543", "544", "545", "546", "547"})
-_RECEIVE = frozenset({"540", "541", "544", "545"})
 
 
 def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Error]) -> None:
     """Cross-field rules, over the fields the walk handed over (see Slot.watch)."""
     mt = message.mt
-    parties: dict[int, dict[str, Field]] = {}  # per sequence holding the SETPRTYs
+    # Party qualifiers seen per (sequence holding them, subsequence name): E84 forbids a party
+    # twice among the SETPRTY (or CSHPRTY, OTHRPRTY) occurrences of one sequence.
+    parties: dict[tuple[int, str], dict[str, Field]] = {}
     amounts: set[tuple[str, str]] = set()  # (sequence name, 19A qualifier)
     status_of: dict[int, str] = {}  # STAT occurrence -> its 25D status code
     reasons: list[tuple[Sequence, Field]] = []  # (STAT occurrence, 24B field)
@@ -236,9 +293,11 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
     for seq, parent, item, slot in watched:
         number = slot.number
         if number == "95":
-            found = parties.setdefault(id(parent), {})
+            found = parties.setdefault((id(parent), seq.name), {})
             q = slot.qualifier
-            if q in found:
+            if q in UNIQUE_PARTY_EXEMPT:
+                pass  # alternate identifications of the party, not a party: may repeat
+            elif q in found:
                 errors.append(NetworkRuleError("E84", f"party {q} appears more than once", item.label, item.line))
             else:
                 found[q] = item
@@ -257,26 +316,24 @@ def _network_rules(message: Message, watched: Watched, errors: list[Iso15022Erro
             has_prev = True
         elif number == "22" and seq.name == "SETTRAN":
             paym = item
-    if mt in _SETTLEMENT:
-        setdet = message.seq("SETDET")
-        if setdet is not None:
-            found = parties.get(id(setdet), {})
-            needed = "DEAG" if mt in _RECEIVE else "REAG"
-            for q in ("PSET", needed):
-                if q not in found:
-                    errors.append(StructureError("L07", f"SETPRTY with party {q} is mandatory in MT{mt}", f":95a::{q}//", setdet.line))
-            if mt in ("541", "543") and ("AMT", "SETT") not in amounts:
-                errors.append(NetworkRuleError("E92", f"MT{mt} against payment needs 19A::SETT in SETDET/AMT", ":19A::SETT//", setdet.line))
-            if mt in ("545", "547") and ("AMT", "ESTT") not in amounts:
-                errors.append(NetworkRuleError("E92", f"MT{mt} against payment needs 19A::ESTT in SETDET/AMT", ":19A::ESTT//", setdet.line))
-        if function == "CANC" and mt in _INSTRUCTIONS and not has_prev:
-            genl = message.seq("GENL")
-            errors.append(NetworkRuleError("L14", "a CANC instruction needs LINK with 20C::PREV (the SEME it cancels)", ":20C::PREV//", genl.line if genl else 0))
-    elif mt == "548":
+    setdet = message.seq("SETDET")
+    if setdet is not None:
+        found = parties.get((id(setdet), "SETPRTY"), {})
+        for q in REQUIRED_PARTIES.get(mt, ()):
+            if q not in found:
+                errors.append(StructureError("L07", f"SETPRTY with party {q} is mandatory in MT{mt}", f":95a::{q}//", setdet.line))
+        for need in REQUIRED_AMOUNTS.get(mt, ()):
+            if (need.seq, need.qualifier) not in amounts:
+                errors.append(NetworkRuleError(need.code, f"{need.why} needs 19A::{need.qualifier} in SETDET/{need.seq}", f":19A::{need.qualifier}//", setdet.line))
+    if function == "CANC" and mt in CANCEL_NEEDS_PREVIOUS and not has_prev:
+        genl = message.seq("GENL")
+        errors.append(NetworkRuleError("L14", "a CANC instruction needs LINK with 20C::PREV (the SEME it cancels)", ":20C::PREV//", genl.line if genl else 0))
+    if mt in REASON_REPEATS_STATUS:
         for stat, r in reasons:
             code = status_of.get(id(stat), "")
             if code and r.qualifier != code:
                 errors.append(NetworkRuleError("L13", f"reason qualifier {r.qualifier} must repeat status {code}", r.label, r.line))
-        if paym is not None and paym.data == "APMT" and ("SETTRAN", "SETT") not in amounts:
-            settran = message.seq("SETTRAN")
-            errors.append(NetworkRuleError("E83", "PAYM//APMT needs 19A::SETT in SETTRAN", ":19A::SETT//", settran.line if settran else 0))
+    pay = PAYMENT_AMOUNT.get(mt)
+    if pay is not None and paym is not None and paym.data == "APMT" and (pay.seq, pay.qualifier) not in amounts:
+        where = message.seq(pay.seq)
+        errors.append(NetworkRuleError(pay.code, f"{pay.why} needs 19A::{pay.qualifier} in {pay.seq}", f":19A::{pay.qualifier}//", where.line if where else 0))

@@ -106,3 +106,11 @@ def test_530_maps_to_requests_and_checks_its_account() -> None:
     assert isinstance(p, ProcessingCommand)
     out2 = map_command(p, A, _refdata())
     assert isinstance(out2, Commands) and out2.requests[0].partial is False
+
+
+def test_isin_failing_its_check_digit_passes_validation_but_is_rejected_dsec() -> None:
+    # The check digit is only a warning for the validator (SWIFT checks the format); the host
+    # still refuses a security it does not list, with the ISIN in the reason.
+    text = instruction(541, A, B, "R1", isin="HK0000069688")
+    out = _map(text)
+    assert isinstance(out, Rejection) and out.reason == "DSEC" and "HK0000069688" in out.narrative

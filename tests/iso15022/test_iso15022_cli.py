@@ -125,3 +125,24 @@ def test_internal_error_is_one_line_not_a_traceback(app: typer.Typer, monkeypatc
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "internal error (RuntimeError: simulated bug)" in result.output
+
+
+def test_isin_check_digit_is_a_warning_and_strict_makes_it_an_error(app: typer.Typer, tmp_path: pathlib.Path) -> None:
+    text = golden_text("mt541_newm").replace("ISIN HK0000069689", "ISIN HK0000069688")
+    path = _write(tmp_path, text)
+    lenient = CliRunner().invoke(app, ["iso15022", "validate", str(path)])
+    assert lenient.exit_code == 0
+    assert lenient.stdout.startswith("warning: W11 line ")
+    assert "HK0000069688" in lenient.stdout
+    strict = CliRunner().invoke(app, ["iso15022", "validate", "--strict", str(path)])
+    assert strict.exit_code == 1
+    assert strict.stdout.startswith("W11 line ")
+
+
+def test_an_error_beside_a_warning_still_fails(app: typer.Typer, tmp_path: pathlib.Path) -> None:
+    text = golden_text("mt541_newm").replace("ISIN HK0000069689", "ISIN HK0000069688")
+    text = text.replace(":98A::SETT//20250108", ":98A::SETT//20250230")
+    result = CliRunner().invoke(app, ["iso15022", "validate", str(_write(tmp_path, text))])
+    assert result.exit_code == 1
+    codes = [line.split()[0] for line in result.stdout.splitlines()]
+    assert codes == ["warning:", "T50"] or codes == ["T50", "warning:"]

@@ -232,3 +232,34 @@ def test_crlf_and_bom(tmp_path: Path) -> None:
     p = tmp_path / "win.csv"
     p.write_bytes(("\ufeff" + HEADER + GOOD_ROWS).replace("\n", "\r\n").encode("utf-8"))
     assert read_rpf(p) == parse_rpf(HEADER + GOOD_ROWS)
+
+
+def test_corporate_action_scenario_moves_are_signed_as_in_the_guides_file() -> None:
+    # The Initial Margin Calculation Guide's example file carries FieldType 7 scenario moves
+    # such as -0.5 and -1 (columns 3 and 4 of the values); they are price moves, not rates.
+    rpf = parse_rpf(HEADER + "1299,7,3,1.2,-0.5,-1\n700,7,1,0,0.25,-0.1\n")
+    assert rpf.corporate_actions["1299"] == CorporateActionParams(3, 1.2, -0.5, -1.0)
+    assert rpf.corporate_actions["700"] == CorporateActionParams(1, 0.0, 0.25, -0.1)
+    assert parse_rpf(format_rpf(rpf)) == rpf
+
+
+def test_corporate_action_move_beyond_minus_100_percent_is_rejected_where_it_is() -> None:
+    e = _err(HEADER + "1299,7,3,1.2,-1.5,0.2\n")
+    assert (e.row, e.column) == (14, 5)
+    assert ">= -1" in str(e)
+
+
+def test_negative_entitlement_price_is_still_rejected() -> None:
+    e = _err(HEADER + "1299,7,3,-1.2,0.1,0.2\n")
+    assert (e.row, e.column) == (14, 4)
+
+
+@given(st.lists(st.floats(-1e9, 1e9, allow_nan=False), min_size=1, max_size=8),
+       st.floats(-1, 1), st.floats(-1, 1))
+def test_signed_moves_give_the_margin_of_their_size(net: list[float], short: float, long_: float) -> None:
+    from risk.margin import corporate_action_margin
+
+    mv = np.array(net)
+    signed = corporate_action_margin(mv, np.full(len(net), short), np.full(len(net), long_))
+    sized = corporate_action_margin(mv, np.full(len(net), abs(short)), np.full(len(net), abs(long_)))
+    assert signed == sized
