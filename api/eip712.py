@@ -1,5 +1,7 @@
 """EIP-712 typed data of a settlement instruction: what a participant node signs and the service verifies.
 
+Shared by the client (api/node) and the server (api/service), so neither imports the other.
+
 Domain: name "ledgerclear", version "1", chainId, verifyingContract = the SettlementEngine address.
 Primary type `SettlementInstruction` with the fields of `INSTRUCTION_TYPE` (order matters for the hash).
 """
