@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import ledger.keccak_backend  # noqa: F401 - eth-hash's Keccak backend, chosen before anything here hashes
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak

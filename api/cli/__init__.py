@@ -10,6 +10,7 @@ from types import ModuleType
 
 import typer
 
+import ledger.keccak_backend  # noqa: F401 - eth-hash's Keccak backend, chosen before any command hashes
 from api.cli import audit, certs, day, gateway, iso15022, margin, node, pss, serve
 
 app = typer.Typer(
