@@ -5,7 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {TransfersRestricted, LengthMismatch, UnknownParticipant, ZeroAddress} from "./Errors.sol";
+import {LengthMismatch, TransfersRestricted, UnknownParticipant, ZeroAddress} from "./Errors.sol";
 import {ICashToken} from "./interfaces/ICashToken.sol";
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 

@@ -36,6 +36,7 @@ contract InstructionVerifier is IERC5267 {
         uint256 expiry; // unix seconds
     }
 
+    /// @notice The EIP-712 type hash of {SettlementInstruction}.
     bytes32 public constant INSTRUCTION_TYPEHASH = keccak256(
         "SettlementInstruction(string participantId,string counterpartyId,string direction,string securityCode,"
         "uint256 quantity,uint256 amountCents,string currency,string settlementDate,string senderReference,"
