@@ -4,8 +4,9 @@ pragma solidity 0.8.37;
 import {IERC5267} from "@openzeppelin/contracts/interfaces/IERC5267.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {ParticipantRegistry} from "./ParticipantRegistry.sol";
-import {SettlementEngine} from "./SettlementEngine.sol";
+import {ZeroAddress} from "./Errors.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ISettlementEngine} from "./interfaces/ISettlementEngine.sol";
 
 /// @title InstructionVerifier
 /// @notice Checks participants' EIP-712 signatures over settlement instructions against the participant
@@ -35,6 +36,7 @@ contract InstructionVerifier is IERC5267 {
         uint256 expiry; // unix seconds
     }
 
+    /// @notice The EIP-712 type hash of {SettlementInstruction}.
     bytes32 public constant INSTRUCTION_TYPEHASH = keccak256(
         "SettlementInstruction(string participantId,string counterpartyId,string direction,string securityCode,"
         "uint256 quantity,uint256 amountCents,string currency,string settlementDate,string senderReference,"
@@ -50,12 +52,11 @@ contract InstructionVerifier is IERC5267 {
     /// @notice The settlement engine whose signing domain this verifier checks.
     address public immutable engine;
     /// @notice Where registered participant accounts are read (the engine's registry).
-    ParticipantRegistry public immutable registry;
+    IParticipantRegistry public immutable registry;
 
     uint256 private immutable _cachedChainId;
     bytes32 private immutable _cachedDomainSeparator;
 
-    error ZeroAddress();
     /// @notice Signature `side` (1 = first or only, 2 = second of a pair) is not 65 bytes (r, s, v).
     error SignatureLengthInvalid(uint256 side, uint256 length);
     /// @notice Signature `side` has an `s` in the upper half of the curve order (a malleated signature).
@@ -65,7 +66,9 @@ contract InstructionVerifier is IERC5267 {
     /// @notice The two instructions of a pair are not mirror images; `field` is the first that disagrees.
     error NotMirrored(string field);
 
-    constructor(SettlementEngine engine_) {
+    /// @param engine_ the settlement engine: the verifying contract of the signing domain and the source of
+    ///        the registry.
+    constructor(ISettlementEngine engine_) {
         if (address(engine_) == address(0)) revert ZeroAddress();
         engine = address(engine_);
         // Read from the engine so the verifier can never check against another registry than settlement uses.

@@ -2,16 +2,8 @@
 pragma solidity 0.8.37;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-
-/// @title IRiskGate
-/// @notice What settlement asks the risk gate: may this account receive deliveries?
-interface IRiskGate {
-    /// @notice Whether each account must not receive deliveries (true = ineligible). Never-posted = eligible.
-    function ineligibleOf(address[] calldata accounts) external view returns (bool[] memory);
-
-    /// @notice Whether `account` must not receive deliveries. Never-posted = eligible.
-    function ineligible(address account) external view returns (bool);
-}
+import {ZeroAddress} from "./Errors.sol";
+import {IRiskGate} from "./interfaces/IRiskGate.sol";
 
 /// @title RiskGate
 /// @notice The risk engine's attestation, per participant account, of its margin requirement, the collateral
@@ -21,7 +13,7 @@ interface IRiskGate {
 ///         batch through {ineligibleOf}.
 /// @dev The attestation hash is `sha256(rpfSha256 ‖ positionsSha256 ‖ bytes(engineVersion))` (see
 ///      {attestationHash}); amounts are HKD cents; valuation dates are `yyyymmdd` integers.
-contract RiskGate is AccessControl, IRiskGate {
+contract RiskGate is IRiskGate, AccessControl {
     /// @notice The risk engine's key: posts requirements, collateral, eligibility and parameter-file digests.
     bytes32 public constant RISK_ENGINE_ROLE = keccak256("RISK_ENGINE_ROLE");
 
@@ -50,10 +42,13 @@ contract RiskGate is AccessControl, IRiskGate {
     /// @notice Latest valuation date posted for any account.
     uint32 public latestValuationDate;
 
-    error ZeroAddress();
+    /// @notice A posting batch is empty.
     error EmptyBatch();
+    /// @notice `valuationDate` is not a plausible `yyyymmdd` date.
     error InvalidValuationDate(uint32 valuationDate);
+    /// @notice A posting for `account` is for `given`, older than the `posted` valuation date it holds.
     error StaleValuation(address account, uint32 posted, uint32 given);
+    /// @notice A parameter-file digest for `valuationDate` is zero.
     error InvalidDigest(uint32 valuationDate);
 
     /// @notice The figures of `account` were posted for `valuationDate`.
@@ -72,6 +67,7 @@ contract RiskGate is AccessControl, IRiskGate {
     /// @notice The SHA-256 digest of the parameter file (RPF01) of `valuationDate` was published.
     event ParameterFilePublished(uint32 indexed valuationDate, bytes32 sha256Digest, bytes32 previous);
 
+    /// @param admin holds DEFAULT_ADMIN_ROLE and grants RISK_ENGINE_ROLE.
     constructor(address admin) {
         if (admin == address(0)) revert ZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -79,7 +75,7 @@ contract RiskGate is AccessControl, IRiskGate {
 
     // ---- posting -----------------------------------------------------------------------------------------
 
-    /// @notice Post one participant's figures for `valuationDate`.
+    /// @notice Post one participant's figures for `valuationDate`. Role: RISK_ENGINE_ROLE.
     function post(uint32 valuationDate, Posting calldata posting) external onlyRole(RISK_ENGINE_ROLE) {
         _checkDate(valuationDate);
         _post(valuationDate, posting);
@@ -88,7 +84,8 @@ contract RiskGate is AccessControl, IRiskGate {
     }
 
     /// @notice Post many participants' figures for `valuationDate` in one transaction; all or none.
-    /// @dev Bounded by calldata and gas only (about 70k gas per new account); the client chunks.
+    ///         Role: RISK_ENGINE_ROLE.
+    /// @dev Bounded by calldata and gas only; the client chunks.
     function postBatch(uint32 valuationDate, Posting[] calldata postings) external onlyRole(RISK_ENGINE_ROLE) {
         if (postings.length == 0) revert EmptyBatch();
         _checkDate(valuationDate);
@@ -100,7 +97,7 @@ contract RiskGate is AccessControl, IRiskGate {
     }
 
     /// @notice Publish the SHA-256 digest of the parameter file used for `valuationDate` (a correction
-    ///         re-publishes; the event keeps the previous digest).
+    ///         re-publishes; the event keeps the previous digest). Role: RISK_ENGINE_ROLE.
     function publishParameterFile(uint32 valuationDate, bytes32 sha256Digest) external onlyRole(RISK_ENGINE_ROLE) {
         _checkDate(valuationDate);
         if (sha256Digest == bytes32(0)) revert InvalidDigest(valuationDate);

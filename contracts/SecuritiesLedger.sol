@@ -6,12 +6,23 @@ import {ERC6909} from "@openzeppelin/contracts/token/ERC6909/ERC6909.sol";
 import {IERC6909} from "@openzeppelin/contracts/interfaces/IERC6909.sol";
 import {ERC6909TokenSupply} from "@openzeppelin/contracts/token/ERC6909/extensions/ERC6909TokenSupply.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ParticipantRegistry} from "./ParticipantRegistry.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {
+    AccountBlocked,
+    InvalidQuantity,
+    LengthMismatch,
+    TransfersRestricted,
+    UnknownParticipant,
+    UnknownSecurity,
+    ZeroAddress
+} from "./Errors.sol";
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ISecuritiesLedger} from "./interfaces/ISecuritiesLedger.sol";
 
 /// @title SecuritiesLedger
 /// @notice The CSD's register: one token id per security, balances per participant account, total supply per
 ///         security. Holders cannot move their own tokens; only settlement and the CSD operator move them.
-contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
+contract SecuritiesLedger is ISecuritiesLedger, ERC6909TokenSupply, AccessControl, Pausable {
     /// @notice Lists securities.
     bytes32 public constant LISTING_ROLE = keccak256("LISTING_ROLE");
     /// @notice Deposits, withdrawals, corporate actions, court-ordered transfers, freezes.
@@ -21,30 +32,35 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     /// @notice Pauses and unpauses all movements.
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
 
-    ParticipantRegistry public immutable registry;
+    /// @notice Where holders' statuses are read.
+    IParticipantRegistry public immutable registry;
 
     mapping(uint256 id => bytes12 isin) private _isin;
     mapping(address account => bool) private _frozen;
+    /// @notice How many securities are listed.
     uint256 public securityCount;
 
-    error ZeroAddress();
+    /// @notice Security id `id` is zero, above 2^128 - 1, or listed with an empty ISIN.
     error InvalidSecurityId(uint256 id);
+    /// @notice Security `id` is already listed.
     error SecurityAlreadyListed(uint256 id);
-    error UnknownSecurity(uint256 id);
-    error UnknownParticipant(address account);
-    error AccountBlocked(address account);
-    error InvalidQuantity(uint256 quantity);
-    error TransfersRestricted();
-    error LengthMismatch();
+    /// @notice The deltas of security `id` in a settlement batch do not sum to zero.
     error Unbalanced(uint256 id);
 
+    /// @notice Security `id` was listed with ISIN `isin`.
     event SecurityListed(uint256 indexed id, bytes12 isin);
+    /// @notice `account` was frozen (`frozen` true) or unfrozen.
     event AccountFrozen(address indexed account, bool frozen);
+    /// @notice `quantity` of security `id` was deposited into `account`.
     event Deposited(address indexed account, uint256 indexed id, uint256 quantity);
+    /// @notice `quantity` of security `id` was withdrawn from `account`.
     event Withdrawn(address indexed account, uint256 indexed id, uint256 quantity);
+    /// @notice The CSD operator moved `quantity` of security `id` from `from` to `to` outside settlement.
     event OperatorTransfer(address indexed from, address indexed to, uint256 indexed id, uint256 quantity, bytes32 reason);
 
-    constructor(address admin, ParticipantRegistry registry_) {
+    /// @param admin holds DEFAULT_ADMIN_ROLE and grants the other roles.
+    /// @param registry_ the participant registry whose statuses gate every movement.
+    constructor(address admin, IParticipantRegistry registry_) {
         if (admin == address(0) || address(registry_) == address(0)) revert ZeroAddress();
         registry = registry_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -52,12 +68,12 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
 
     // ---- listing and reference data -------------------------------------------------------------------
 
-    /// @notice List security `id` (the stock code) with its ISIN.
+    /// @notice List security `id` (the stock code) with its ISIN. Role: LISTING_ROLE.
     function listSecurity(uint256 id, bytes12 isin) external onlyRole(LISTING_ROLE) {
         _list(id, isin);
     }
 
-    /// @notice List many securities at once; all or none.
+    /// @notice List many securities at once; all or none. Role: LISTING_ROLE.
     function listSecurities(uint256[] calldata ids, bytes12[] calldata isins) external onlyRole(LISTING_ROLE) {
         if (isins.length != ids.length) revert LengthMismatch();
         for (uint256 i = 0; i < ids.length; ++i) {
@@ -73,10 +89,12 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
         emit SecurityListed(id, isin);
     }
 
+    /// @inheritdoc ISecuritiesLedger
     function isListed(uint256 id) public view returns (bool) {
         return _isin[id] != bytes12(0);
     }
 
+    /// @notice The ISIN of security `id` (zero if not listed).
     function isinOf(uint256 id) external view returns (bytes12) {
         return _isin[id];
     }
@@ -84,16 +102,19 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     // ---- freezes -------------------------------------------------------------------------------------
 
     /// @notice Freeze or unfreeze an account: a frozen account neither delivers nor receives.
+    ///         Role: CSD_OPERATOR_ROLE.
     function setFrozen(address account, bool frozen) external onlyRole(CSD_OPERATOR_ROLE) {
-        if (registry.statusOf(account) == ParticipantRegistry.Status.None) revert UnknownParticipant(account);
+        if (registry.statusOf(account) == IParticipantRegistry.Status.None) revert UnknownParticipant(account);
         _frozen[account] = frozen;
         emit AccountFrozen(account, frozen);
     }
 
+    /// @inheritdoc ISecuritiesLedger
     function isFrozen(address account) external view returns (bool) {
         return _frozen[account];
     }
 
+    /// @inheritdoc ISecuritiesLedger
     function frozenOf(address[] calldata accounts) external view returns (bool[] memory frozen) {
         frozen = new bool[](accounts.length);
         for (uint256 i = 0; i < accounts.length; ++i) {
@@ -101,6 +122,8 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
         }
     }
 
+    /// @notice Balances of many (account, security) pairs in one call: `balances[i]` of `ids[i]` held by
+    ///         `accounts[i]`.
     function balanceOfBatch(address[] calldata accounts, uint256[] calldata ids)
         external
         view
@@ -151,11 +174,12 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     // ---- CSD operator movements ----------------------------------------------------------------------
 
     /// @notice Deposit `quantity` of security `id` into `account` (issues to the register).
+    ///         Role: CSD_OPERATOR_ROLE.
     function deposit(address account, uint256 id, uint256 quantity) external onlyRole(CSD_OPERATOR_ROLE) whenNotPaused {
         _deposit(account, id, quantity);
     }
 
-    /// @notice Deposit many positions at once (opening holdings); all or none.
+    /// @notice Deposit many positions at once (opening holdings); all or none. Role: CSD_OPERATOR_ROLE.
     function depositBatch(address[] calldata accounts, uint256[] calldata ids, uint256[] calldata quantities)
         external
         onlyRole(CSD_OPERATOR_ROLE)
@@ -174,6 +198,7 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     }
 
     /// @notice Withdraw `quantity` of security `id` from `account` (removes from the register).
+    ///         Role: CSD_OPERATOR_ROLE.
     function withdraw(address account, uint256 id, uint256 quantity) external onlyRole(CSD_OPERATOR_ROLE) whenNotPaused {
         _checkMovable(account, id, quantity);
         _burn(account, id, quantity);
@@ -181,6 +206,7 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     }
 
     /// @notice Move a position outside settlement (corporate action, court order); `reason` is recorded.
+    ///         Role: CSD_OPERATOR_ROLE.
     function operatorTransfer(address from, address to, uint256 id, uint256 quantity, bytes32 reason)
         external
         onlyRole(CSD_OPERATOR_ROLE)
@@ -195,6 +221,7 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     // ---- settlement movements ------------------------------------------------------------------------
 
     /// @notice Move one securities leg of a single DvP. The engine has already checked statuses and freezes.
+    ///         Role: SETTLEMENT_ROLE.
     function settlementTransfer(address from, address to, uint256 id, uint256 quantity)
         external
         onlyRole(SETTLEMENT_ROLE)
@@ -204,7 +231,7 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     }
 
     /// @notice Apply a settlement batch's net movements. `slots` are `(accountIndex << 128) | securityId`,
-    ///         grouped by security; each slot's balance changes by `deltas[i]`.
+    ///         grouped by security; each slot's balance changes by `deltas[i]`. Role: SETTLEMENT_ROLE.
     /// @dev Within each security's group, debits are matched to credits as direct transfers, so a group
     ///      whose deltas do not sum to zero reverts with {Unbalanced}: a batch can neither create nor lose
     ///      securities.
@@ -264,36 +291,43 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
 
     // ---- pause ---------------------------------------------------------------------------------------
 
+    /// @notice Stop all deposits, withdrawals and movements. Role: PAUSER_ROLE.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
 
+    /// @notice Resume movements after {pause}. Role: PAUSER_ROLE.
     function unpause() external onlyRole(PAUSER_ROLE) {
         _unpause();
     }
 
     // ---- holders cannot move tokens themselves -------------------------------------------------------
 
+    /// @notice Always reverts with {TransfersRestricted}: holders cannot move positions themselves.
     function transfer(address, uint256, uint256) public pure override(ERC6909, IERC6909) returns (bool) {
         revert TransfersRestricted();
     }
 
+    /// @notice Always reverts with {TransfersRestricted}: holders cannot move positions themselves.
     function transferFrom(address, address, uint256, uint256) public pure override(ERC6909, IERC6909) returns (bool) {
         revert TransfersRestricted();
     }
 
+    /// @notice Always reverts with {TransfersRestricted}: there are no allowances.
     function approve(address, uint256, uint256) public pure override(ERC6909, IERC6909) returns (bool) {
         revert TransfersRestricted();
     }
 
+    /// @notice Always reverts with {TransfersRestricted}: there are no operators.
     function setOperator(address, bool) public pure override(ERC6909, IERC6909) returns (bool) {
         revert TransfersRestricted();
     }
 
+    /// @notice ERC-165: ERC-6909 (with token supply) and AccessControl.
     function supportsInterface(bytes4 interfaceId)
         public
         view
-        override(ERC6909TokenSupply, AccessControl)
+        override(ERC6909TokenSupply, AccessControl, IERC165)
         returns (bool)
     {
         return super.supportsInterface(interfaceId);
@@ -302,8 +336,8 @@ contract SecuritiesLedger is ERC6909TokenSupply, AccessControl, Pausable {
     function _checkMovable(address account, uint256 id, uint256 quantity) private view {
         if (quantity == 0) revert InvalidQuantity(quantity);
         if (_isin[id] == bytes12(0)) revert UnknownSecurity(id);
-        ParticipantRegistry.Status s = registry.statusOf(account);
-        if (s == ParticipantRegistry.Status.None) revert UnknownParticipant(account);
-        if (s != ParticipantRegistry.Status.Active || _frozen[account]) revert AccountBlocked(account);
+        IParticipantRegistry.Status s = registry.statusOf(account);
+        if (s == IParticipantRegistry.Status.None) revert UnknownParticipant(account);
+        if (s != IParticipantRegistry.Status.Active || _frozen[account]) revert AccountBlocked(account);
     }
 }

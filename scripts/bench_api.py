@@ -58,7 +58,7 @@ import httptools  # noqa: E402
 from eth_account import Account  # noqa: E402
 from sqlalchemy import create_engine  # noqa: E402
 
-from api.service import eip712  # noqa: E402
+from api import eip712  # noqa: E402
 from api.service import migrate as service_migrate  # noqa: E402
 from api.service.security import totp_now  # noqa: E402
 from ledger import migrate as ledger_migrate  # noqa: E402

@@ -1,10 +1,17 @@
-"""The `ledgerclear` command line: one Typer app, one module per command group."""
+"""The `ledgerclear` command line: one Typer app, one module per command group.
+
+Each command module exposes ``register(root)``, which adds its group (a Typer sub-app) or command to the
+root app; add a command group by importing its module here and listing it in ``COMMAND_GROUPS``.
+"""
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 
 import typer
+
+import ledger.keccak_backend  # noqa: F401 - eth-hash's Keccak backend, chosen before any command hashes
+from api.cli import audit, certs, day, gateway, iso15022, margin, node, pss, serve
 
 app = typer.Typer(
     name="ledgerclear",
@@ -13,18 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module exposes `register(app)`; add a command group by adding its module name here.
-_COMMAND_MODULES: tuple[str, ...] = (
-    "api.cli.iso15022",
-    "api.cli.day",
-    "api.cli.margin",
-    "api.cli.serve",
-    "api.cli.audit",
-    "api.cli.node",
-    "api.cli.gateway",
-    "api.cli.certs",
-    "api.cli.pss",
-)
+COMMAND_GROUPS: tuple[ModuleType, ...] = (iso15022, day, margin, serve, audit, node, gateway, certs, pss)
 
 
 @app.callback()
@@ -32,8 +28,8 @@ def _root() -> None:
     """ledgerclear: securities settlement on an EVM ledger."""
 
 
-for _name in _COMMAND_MODULES:
-    importlib.import_module(_name).register(app)
+for _group in COMMAND_GROUPS:
+    _group.register(app)
 
 
 def main() -> None:

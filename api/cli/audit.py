@@ -7,25 +7,28 @@ from typing import Annotated
 import typer
 
 
-def register(app: typer.Typer) -> None:
-    audit_app = typer.Typer(help="The service's append-only, hash-chained audit log.", no_args_is_help=True)
+app = typer.Typer(help="The service's append-only, hash-chained audit log.", no_args_is_help=True)
 
-    @audit_app.command("verify")
-    def verify(
-        db: Annotated[str, typer.Option("--db", help="Database URL of the service.")] = "sqlite:///ledgerclear.sqlite",
-    ) -> None:
-        """Exit 0 if every entry is intact; else print which entry was edited or deleted and exit 1."""
-        from sqlalchemy.orm import Session
 
-        from api.service import audit
-        from api.service.context import make_engine
+@app.command("verify")
+def verify(
+    db: Annotated[str, typer.Option("--db", help="Database URL of the service.")] = "sqlite:///ledgerclear.sqlite",
+) -> None:
+    """Exit 0 if every entry is intact; else print which entry was edited or deleted and exit 1."""
+    from sqlalchemy.orm import Session
 
-        with Session(make_engine(db)) as s:
-            v = audit.verify(s)
-        if v.ok:
-            typer.echo(f"audit log intact: {v.entries} entries")
-            return
-        typer.echo(f"audit log TAMPERED: {v.problem}", err=True)
-        raise typer.Exit(code=1)
+    from api.service import audit
+    from api.service.context import make_engine
 
-    app.add_typer(audit_app, name="audit")
+    with Session(make_engine(db)) as s:
+        v = audit.verify(s)
+    if v.ok:
+        typer.echo(f"audit log intact: {v.entries} entries")
+        return
+    typer.echo(f"audit log TAMPERED: {v.problem}", err=True)
+    raise typer.Exit(code=1)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``audit`` command group to ``root``."""
+    root.add_typer(app, name="audit")

@@ -48,35 +48,34 @@ def _check(text: str, offset: int, warnings: bool = False) -> tuple[Any, list[Is
     return message, [e.shifted(offset) for e in errors]
 
 
-def register(app: typer.Typer) -> None:
-    iso = typer.Typer(
-        help=(
-            "ISO 15022 (SWIFT FIN) settlement messages: validate and parse.  A FILE may hold "
-            "several messages, each starting at {1:, back to back or separated by blank lines "
-            "or by a line holding only $."
-        ),
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-    )
+app = typer.Typer(
+    help=(
+        "ISO 15022 (SWIFT FIN) settlement messages: validate and parse.  A FILE may hold "
+        "several messages, each starting at {1:, back to back or separated by blank lines "
+        "or by a line holding only $."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
-    @iso.command("validate")
-    def validate_cmd(
-        file: Path = typer.Argument(..., help="file of one or more FIN messages"),
-        strict: bool = typer.Option(False, "--strict", help="treat warnings (e.g. ISIN check digit) as errors"),
-    ) -> None:
-        """Validate every message in FILE; print errors and warnings one per line; exit 0 valid
-        (warnings allowed unless --strict), 1 invalid."""
-        _guarded(_validate_file, file, strict)
 
-    @iso.command("parse")
-    def parse_cmd(
-        file: Path = typer.Argument(..., help="file of one or more FIN messages"),
-        as_json: bool = typer.Option(False, "--json", help="print the tree and typed model as JSON"),
-    ) -> None:
-        """Parse every message in FILE: the sequence tree, the typed model and any errors."""
-        _guarded(_parse_file, file, as_json)
+@app.command("validate")
+def validate_cmd(
+    file: Path = typer.Argument(..., help="file of one or more FIN messages"),
+    strict: bool = typer.Option(False, "--strict", help="treat warnings (e.g. ISIN check digit) as errors"),
+) -> None:
+    """Validate every message in FILE; print errors and warnings one per line; exit 0 valid
+    (warnings allowed unless --strict), 1 invalid."""
+    _guarded(_validate_file, file, strict)
 
-    app.add_typer(iso, name="iso15022")
+
+@app.command("parse")
+def parse_cmd(
+    file: Path = typer.Argument(..., help="file of one or more FIN messages"),
+    as_json: bool = typer.Option(False, "--json", help="print the tree and typed model as JSON"),
+) -> None:
+    """Parse every message in FILE: the sequence tree, the typed model and any errors."""
+    _guarded(_parse_file, file, as_json)
 
 
 def _guarded(fn: Callable[..., None], *args: Any) -> None:
@@ -165,3 +164,8 @@ def _print_items(items: list[dict[str, Any]], depth: int) -> None:
             typer.echo(f"{pad}:{item['tag']}::{item['qualifier']}/{item['issuer']}/{item['data']!r}")
         else:
             typer.echo(f"{pad}:{item['tag']}:{item['value']!r}")
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``iso15022`` command group to ``root``."""
+    root.add_typer(app, name="iso15022")

@@ -6,7 +6,7 @@ import secrets
 import time
 from typing import Any
 
-from api.service import eip712
+from api import eip712
 
 
 def instruction_fields(participant_id: str, counterparty_id: str, direction: str, security_code: str,

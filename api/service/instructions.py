@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.service import audit, eip712, locks
+from api import eip712
+from api.service import audit, locks
 from api.service.context import ServiceContext
 from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.deps import Principal

@@ -1,6 +1,6 @@
 """InstructionVerifier: participants' EIP-712 instruction signatures checked on chain against the registry.
 
-Signatures are made exactly as participant nodes make them (api.service.eip712 over eth-account), in the
+Signatures are made exactly as participant nodes make them (api.eip712 over eth-account), in the
 engine's signing domain; the chain must agree with eth-account on the digest and on who signed.
 """
 
@@ -16,7 +16,7 @@ from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.service import eip712
+from api import eip712
 from ledger.anvil import anvil_binary, anvil_node
 from ledger.chain import Chain, ChainConfig
 from ledger.deployment import add_verifier, bind, deploy

@@ -24,11 +24,13 @@ def _backend_in_a_fresh_process(code: str, env: dict[str, str] | None = None) ->
 
 def test_importing_the_project_selects_pysha3() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ETH_HASH_BACKEND"}
-    assert _backend_in_a_fresh_process("import api", env) == f"eth_hash.backends.{PREFERRED}"
+    # every way in that hashes: the ledger, the CLI, the EIP-712 code shared by node and service
+    for entry in ("import ledger", "import api.cli", "import api.eip712"):
+        assert _backend_in_a_fresh_process(entry, env) == f"eth_hash.backends.{PREFERRED}", entry
     assert _backend_in_a_fresh_process("pass", env) == "eth_hash.backends.pycryptodome"  # eth-hash's own pick
     # an explicit choice stands
     env["ETH_HASH_BACKEND"] = "pycryptodome"
-    assert _backend_in_a_fresh_process("import api", env) == "eth_hash.backends.pycryptodome"
+    assert _backend_in_a_fresh_process("import api.cli", env) == "eth_hash.backends.pycryptodome"
 
 
 @settings(max_examples=300, deadline=None)

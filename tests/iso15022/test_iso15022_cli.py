@@ -113,7 +113,8 @@ def test_parse_text_output(app: typer.Typer) -> None:
 def test_registered_in_the_main_cli() -> None:
     from api import cli
 
-    assert "api.cli.iso15022" in cli._COMMAND_MODULES
+    assert cli_module in cli.COMMAND_GROUPS
+    assert "iso15022" in {group.name for group in cli.app.registered_groups}
 
 
 def test_internal_error_is_one_line_not_a_traceback(app: typer.Typer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ from eth_account import Account
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.service import eip712
+from api import eip712
 from api.service.app import create_app
 from api.service.bootstrap import prepare_secrets
 from api.service.context import ServiceContext, open_context

@@ -12,7 +12,7 @@ from eth_utils.crypto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.service import eip712
+from api import eip712
 
 _text = st.text(min_size=0, max_size=24)
 _u256 = st.integers(min_value=0, max_value=2**256 - 1)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from api.cli import app as cli_app
 from api.node.evidence import verify_evidence
-from api.service import eip712
+from api import eip712
 from api.service.app import create_app
 from api.service.db import SignatureRow
 from ledger.anvil import anvil_binary, anvil_node, free_port

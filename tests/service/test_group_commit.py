@@ -16,7 +16,8 @@ import pytest
 from service_world import P1, P2, World
 from sqlalchemy import func, select
 
-from api.service import audit, eip712
+from api import eip712
+from api.service import audit
 from api.service import instructions as svc
 from api.service.db import AuditRow, SignatureRow, SignedInstructionRow
 from api.service.deps import Principal

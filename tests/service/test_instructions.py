@@ -42,7 +42,7 @@ def test_bad_signature_cases(world: World) -> None:
     r = _submit(world, "a-stp", world.signed(f, signer=P2))  # P2's key signing P1's instruction
     assert r.status_code == 422 and r.json()["error"]["field"] == "signature"
     stranger = Account.create()
-    from api.service import eip712
+    from api import eip712
     sig = eip712.sign(eip712.typed_data(f, world.ctx.chain_id, world.ctx.engine_address), stranger.key)
     assert _submit(world, "a-stp", {"instruction": f, "signature": sig}).status_code == 422
     r = _submit(world, "a-stp", {"instruction": f, "signature": "0x" + "00" * 65})
@@ -118,7 +118,7 @@ def test_evidence_has_both_signatures(world: World) -> None:
     a, _ = _pair(world, "EVI1")
     ev = world.client.get(f"/v1/instructions/{a}/evidence", headers=world.h("a-view")).json()
     assert {e["participant_id"] for e in ev} == {P1, P2}
-    from api.service import eip712
+    from api import eip712
     for e in ev:
         assert eip712.recover(e["typed_data"], e["signature"]) == world.keys[e["participant_id"]].address
 

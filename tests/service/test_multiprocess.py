@@ -24,7 +24,7 @@ import pytest
 from eth_account import Account
 from sqlalchemy import create_engine, text
 
-from api.service import eip712
+from api import eip712
 from api.service.security import totp_now
 from ledger import migrate as ledger_migrate
 from ledger.anvil import anvil_binary, anvil_node

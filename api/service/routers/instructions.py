@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from sqlalchemy import Select, bindparam, or_, select
 from starlette.concurrency import run_in_threadpool
 
-from api.service import eip712
+from api import eip712
 from api.service import instructions as svc
 from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.context import ServiceContext

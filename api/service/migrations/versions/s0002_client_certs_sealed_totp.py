@@ -12,12 +12,24 @@ secret when it starts (bootstrap.prepare_secrets), before it answers any request
 Downgrade opens the sealed secrets again (the old schema stores them in clear), with the key from the
 Alembic config attribute `secret_key` (bytes) or else the service settings (LEDGERCLEAR_SECRET_KEY /
 LEDGERCLEAR_SECRET_KEY_FILE / the default key file); it refuses, changing nothing, if it cannot.
+
+Self-contained: the sealed format (`v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`, AES-256-GCM with the
+user id as associated data), the key formats and where the key is looked for are copied here as they were at
+this revision, so later changes to the service cannot change what this migration does.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import os
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 revision = 's0002'
 down_revision = 's0001'
@@ -47,31 +59,104 @@ def upgrade() -> None:
                               existing_nullable=False)
 
 
-def _downgrade_key() -> bytes:
-    from api.service.security import SecretKeyError, load_service_key
-    from api.service.settings import Settings
+# ---- frozen at s0002: the service key and the sealed TOTP format -------------------------------------------
 
+_KEY_BYTES = 32
+_SEAL_PREFIX = "v1."
+_ENV_KEY = "LEDGERCLEAR_SECRET_KEY"
+_ENV_KEY_FILE = "LEDGERCLEAR_SECRET_KEY_FILE"
+_ENV_DB_URL = "LEDGERCLEAR_DB_URL"
+_DEFAULT_DB_URL = "sqlite:///ledgerclear.sqlite"
+_KEY_FILE_NAME = "ledgerclear-secret.key"
+
+
+class _KeyError(Exception):
+    """No usable service key, or a sealed secret that does not open with it."""
+
+
+def _parse_key(text: str, where: str) -> bytes:
+    """32 bytes from 64 hex digits or base64 (standard or URL-safe alphabet, padding optional)."""
+    t = text.strip()
+    try:
+        if len(t) == 2 * _KEY_BYTES and all(c in "0123456789abcdefABCDEF" for c in t):
+            raw = bytes.fromhex(t)
+        else:
+            norm = t.replace("-", "+").replace("_", "/")
+            raw = base64.b64decode(norm + "=" * (-len(norm) % 4), validate=True)
+    except (ValueError, binascii.Error):
+        raise _KeyError(f"{where}: not base64 or hex") from None
+    if len(raw) != _KEY_BYTES:
+        raise _KeyError(f"{where}: the service key must be {_KEY_BYTES} bytes, this one is {len(raw)}")
+    return raw
+
+
+def _key_file() -> Path:
+    """The configured key file, else beside the SQLite database, else the working directory."""
+    configured = os.environ.get(_ENV_KEY_FILE)
+    if configured is not None:
+        return Path(configured)
+    db_url = os.environ.get(_ENV_DB_URL, _DEFAULT_DB_URL)
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and ":memory:" not in db_url and len(db_url) > len(prefix):
+        return Path(db_url[len(prefix):].split("?", 1)[0]).parent / _KEY_FILE_NAME
+    return Path(_KEY_FILE_NAME)
+
+
+def _service_key_from_env() -> bytes:
+    given = os.environ.get(_ENV_KEY)
+    if given is not None:
+        return _parse_key(given, _ENV_KEY)
+    path = _key_file()
+    try:
+        return _parse_key(path.read_text(), str(path))
+    except FileNotFoundError:
+        raise _KeyError(f"the service key file {path} does not exist") from None
+    except OSError as exc:
+        raise _KeyError(f"cannot read the service key file {path}: {exc.strerror}") from None
+
+
+def _is_sealed(stored: str) -> bool:
+    return stored.startswith(_SEAL_PREFIX)
+
+
+def _open_sealed(key: bytes, user_id: int, stored: str) -> str:
+    parts = stored.split(".")
+    if len(parts) != 3 or not _is_sealed(stored):
+        raise _KeyError(f"user id {user_id}: the TOTP secret is not sealed")
+    key_id = hashlib.sha256(b"ledgerclear service key id\0" + key).hexdigest()[:16]
+    if parts[1] != key_id:
+        raise _KeyError(f"user id {user_id}: the TOTP secret was sealed with service key id {parts[1]}, but the "
+                        f"configured key has id {key_id}")
+    try:
+        blob = base64.urlsafe_b64decode(parts[2])
+        return AESGCM(key).decrypt(blob[:12], blob[12:], f"ledgerclear/totp/v1/user:{user_id}".encode()).decode()
+    except (InvalidTag, ValueError, binascii.Error):
+        raise _KeyError(f"user id {user_id}: the sealed TOTP secret does not open with the service key "
+                        "(altered, or copied from another user)") from None
+
+
+def _downgrade_key() -> bytes:
     config = op.get_context().config
     given = config.attributes.get('secret_key') if config is not None else None
     if given is not None:
         return bytes(given)
     try:
-        return load_service_key(Settings.from_env(), create=False)[0]
-    except SecretKeyError as exc:
+        return _service_key_from_env()
+    except _KeyError as exc:
         raise RuntimeError(f"downgrade below s0002 must unseal the TOTP secrets and has no key: {exc}") from None
 
 
 def downgrade() -> None:
-    from api.service.security import SecretKeyError, TotpCipher, is_sealed
-
     users = sa.table('svc_users', sa.column('id', sa.Integer()), sa.column('totp_secret', sa.String()))
     conn = op.get_bind()
-    sealed = [(i, v) for i, v in conn.execute(sa.select(users.c.id, users.c.totp_secret)) if is_sealed(v)]
+    sealed = [(i, v) for i, v in conn.execute(sa.select(users.c.id, users.c.totp_secret)) if _is_sealed(v)]
     if sealed:
-        cipher = TotpCipher(_downgrade_key())
+        key = _downgrade_key()
+        if len(key) != _KEY_BYTES:
+            raise RuntimeError(f"downgrade below s0002 refused: the service key must be {_KEY_BYTES} bytes")
         try:
-            clear = [(i, cipher.open(i, v)) for i, v in sealed]  # all opened before anything is written
-        except SecretKeyError as exc:
+            clear = [(i, _open_sealed(key, i, v)) for i, v in sealed]  # all opened before anything is written
+        except _KeyError as exc:
             raise RuntimeError(f"downgrade below s0002 refused: {exc}") from None
         for i, secret in clear:
             conn.execute(users.update().where(users.c.id == i).values(totp_secret=secret))

@@ -1,5 +1,7 @@
 """EIP-712 typed data of a settlement instruction: what a participant node signs and the service verifies.
 
+Shared by the client (api/node) and the server (api/service), so neither imports the other.
+
 Domain: name "ledgerclear", version "1", chainId, verifyingContract = the SettlementEngine address.
 Primary type `SettlementInstruction` with the fields of `INSTRUCTION_TYPE` (order matters for the hash).
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import ledger.keccak_backend  # noqa: F401 - eth-hash's Keccak backend, chosen before anything here hashes
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_utils.crypto import keccak
