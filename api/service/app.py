@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,28 +10,30 @@ from fastapi import FastAPI
 from api import portal
 from api.service import errors
 from api.service.context import ServiceContext
+from api.service.errors import ErrorBody
 from api.service.limits import BodyLimit, RateLimit, TokenBuckets
 from api.service.request_audit import AuditRefused
-from api.service.routing import API_PREFIX, add_routes
 from api.service.routers import (
     accounts, audit, client_certs, events, health, instructions, margin, participants, reports, runs, sessions, users,
 )
 
-# The routers that need credentials (health, public, comes after them), in the order route matching scans their
-# routes: the resources participant nodes call most come first. No path belongs to two routers
-# (tests/service/test_router_order.py), so the order changes no answer; the spec lists paths in this order.
+API_PREFIX = "/v1"
+# The routers that need credentials, in the order the OpenAPI document lists their paths; health is public.
 ROUTERS = (accounts, instructions, sessions, users, client_certs, participants, runs, margin, reports, events, audit)
 
-
-def _lifespan(ctx: ServiceContext) -> Any:
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        reader = ctx.head_readers.pop(asyncio.get_running_loop(), None)
-        if reader is not None:  # its HTTP session belongs to this loop
-            await reader.close()
-
-    return lifespan
+_ERR: dict[str, Any] = {"model": ErrorBody}
+# The error responses every operation that needs credentials documents (an operation's own entries win).
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERR, "description": "bad request"},
+    401: {**_ERR, "description": "no or bad credentials"},
+    403: {**_ERR, "description": "not allowed for this caller"},
+    404: {**_ERR, "description": "not found (or not the caller's)"},
+    409: {**_ERR, "description": "conflicts with the current state"},
+    413: {**_ERR, "description": "request body too large"},
+    422: {**_ERR, "description": "invalid input"},
+    429: {**_ERR, "description": "rate limited; see Retry-After"},
+    500: {**_ERR, "description": "internal error (logged; no details)"},
+}
 
 
 def keep_out_of_collections() -> None:
@@ -47,7 +46,6 @@ def keep_out_of_collections() -> None:
 
 def create_app(ctx: ServiceContext) -> FastAPI:
     app = FastAPI(
-        lifespan=_lifespan(ctx),
         title="ledgerclear participant service",
         version="1.0.0",
         description="Signed settlement instructions, balances, settlement runs, margin, reports and live events. "
@@ -59,13 +57,11 @@ def create_app(ctx: ServiceContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (*ROUTERS, health):
-        add_routes(app, module.router)
+    for module in ROUTERS:
+        app.include_router(module.router, prefix=API_PREFIX, responses=COMMON_RESPONSES)
+    app.include_router(health.router, prefix=API_PREFIX, responses={500: COMMON_RESPONSES[500]})
     s = ctx.settings
     portal.mount(app)  # the client portal's static pages at /portal (and / redirects there)
-    # Route matching scans the list in order, ~10 k instructions per route passed: FastAPI's own /openapi.json
-    # route, first in the list, goes last (a stable sort: the others keep their order).
-    app.router.routes.sort(key=lambda route: getattr(route, "path", None) == app.openapi_url)
     app.add_middleware(AuditRefused, ctx=ctx, prefix=API_PREFIX)  # innermost: sees the handlers' answers
     app.add_middleware(RateLimit, buckets=TokenBuckets(s.rate_per_s, s.rate_burst),
                        exempt=(f"{API_PREFIX}/health",))

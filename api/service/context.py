@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import weakref
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.service import migrate as service_migrate
 from api.service.events import EventHub
 from api.service.group_commit import GroupCommitter
-from api.service.head_reader import HeadReader, rpc_head_reader
 from api.service.settings import Settings
 from ledger import migrate as ledger_migrate
 from ledger.chain import Chain, ChainConfig
@@ -98,9 +95,6 @@ class ServiceContext:
     known_securities: set[str] = field(default_factory=set)
     # submissions stored in batches, one transaction each (api/service/instructions.py makes it on first use)
     submissions: GroupCommitter[Any, Any] | None = None
-    # on a JSON-RPC node: the block number read from each event loop (api/service/head_reader.py)
-    head_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeadReader] = field(
-        default_factory=weakref.WeakKeyDictionary)
 
     def __post_init__(self) -> None:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -111,17 +105,6 @@ class ServiceContext:
         """One transaction over service and ledger tables (same database): all or nothing."""
         with self._sessions.begin() as s:
             yield s
-
-    def head_reader(self) -> HeadReader:
-        """The block-number reader of the running event loop (a JSON-RPC node only)."""
-        loop = asyncio.get_running_loop()
-        reader = self.head_readers.get(loop)
-        if reader is None:
-            url = self.deployment.chain.config.rpc_url
-            if url is None:
-                raise RuntimeError("the embedded chain's block number is read directly")
-            reader = self.head_readers[loop] = rpc_head_reader(url)
-        return reader
 
     @property
     def chain_id(self) -> int:

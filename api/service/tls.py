@@ -1,12 +1,15 @@
 """HTTPS for `ledgerclear serve`, and the client certificate of each connection in the ASGI scope.
 
-uvicorn does not report the TLS peer certificate to the application. The certificate belongs to the
-connection, and uvicorn makes one protocol object per connection that hands every request on it to
-`self.app`; so a protocol subclass (of uvicorn's httptools protocol; the h11 one has its twin) wraps
-`self.app`, once the handshake is done (asyncio calls `connection_made` after it), in an app that adds the
-ASGI TLS extension to each scope:
+Why a uvicorn protocol subclass is here, and only here: uvicorn (0.54) has no public way to hand the
+application the TLS peer certificate. It neither fills the ASGI TLS extension nor passes the transport or its
+`ssl_object` to the app, and a middleware sees only the scope. The certificate belongs to the connection, and
+uvicorn makes one protocol object per connection that hands each request on it to `self.app`; so, when the
+service accepts client certificates (client_ca), `serve` passes uvicorn (its public `http` option) a subclass
+of its httptools protocol (the h11 one has its twin) that, once the handshake is done (asyncio calls
+`connection_made` after it), wraps `self.app` in an app that adds the ASGI TLS extension to each scope:
 `scope["extensions"]["tls"] = {"client_cert_chain": [PEM], "client_cert_name", "client_cert_error", ...}`.
-Only a certificate the TLS layer verified against the client CA is put there.
+Only a certificate the TLS layer verified against the client CA is put there. Without client_ca, uvicorn runs
+its own protocol as configured. tests/service/test_client_certs.py fails if a uvicorn release breaks the hook.
 
 The client certificate is optional at the TLS layer (CERT_OPTIONAL): browsers and API-key callers connect
 without one; a certificate that is presented must chain to the client CA or the handshake fails.
@@ -25,9 +28,8 @@ from cryptography import x509
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.service.fair_start import FairHttpToolsProtocol
-from api.service.server_logs import log_config
 from api.service.settings import Settings
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
@@ -120,10 +122,9 @@ class TlsH11Protocol(_ReportsPeerCertificate, H11Protocol):  # type: ignore[misc
     """uvicorn's h11 protocol, reporting the connection's verified client certificate to the app."""
 
 
-class TlsHttpToolsProtocol(_ReportsPeerCertificate, FairHttpToolsProtocol):  # type: ignore[misc]
-    """The httptools protocol `serve` uses (HTTP parsing in C, requests started fairly: fair_start.py),
-    reporting the verified client certificate. Module-level classes: with several workers uvicorn pickles
-    its config, classes by name."""
+class TlsHttpToolsProtocol(_ReportsPeerCertificate, HttpToolsProtocol):  # type: ignore[misc]
+    """uvicorn's httptools protocol (the one `serve` uses), reporting the verified client certificate.
+    Module-level classes: with several workers uvicorn pickles its config, classes by name."""
 
 
 def peer_certificate(request: Request) -> bytes | None:
@@ -142,14 +143,15 @@ def peer_certificate(request: Request) -> bytes | None:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn.run/Config options: the HTTP protocol, and HTTPS with client certificates when the settings
-    have a certificate."""
+    """uvicorn.run/Config options: the HTTP protocol, and HTTPS when the settings have a certificate (with the
+    peer-certificate hook above when they accept client certificates)."""
     if settings.tls_cert is None:
-        return {"http": FairHttpToolsProtocol}
+        return {"http": "httptools"}
     server_context(settings)  # errors surface here, before the port is bound
     # A partial of a module function, not a closure: with several workers uvicorn pickles its config into
     # each process.
-    return {"http": TlsHttpToolsProtocol, "ssl_context_factory": functools.partial(_context_factory, settings)}
+    return {"http": TlsHttpToolsProtocol if settings.client_ca is not None else "httptools",
+            "ssl_context_factory": functools.partial(_context_factory, settings)}
 
 
 def _context_factory(settings: Settings, _config: Any, _default: Any) -> ssl.SSLContext:
@@ -161,5 +163,4 @@ def run(app: ASGIApp | str, settings: Settings, host: str, port: int, **options:
     `app` may be an import string (with factory=True and workers=N: one app per worker process)."""
     import uvicorn
 
-    options.setdefault("log_config", log_config())
     uvicorn.run(app, host=host, port=port, **uvicorn_options(settings), **options)

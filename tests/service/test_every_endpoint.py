@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from service_world import World
 
-from api.service.app import ROUTERS
+from api.service.app import API_PREFIX, ROUTERS
 from api.service.routers import health
-from api.service.routing import add_routes
 
 
 PUBLIC = {("GET", "/v1/health"), ("POST", "/v1/sessions")}
@@ -23,7 +22,7 @@ def _operations() -> list[tuple[str, str]]:
     # The spec does not depend on the context; build it from the routers alone (at collection time).
     fake = FastAPI()
     for module in (*ROUTERS, health):
-        add_routes(fake, module.router)
+        fake.include_router(module.router, prefix=API_PREFIX)
     doc = get_openapi(title="t", version="1", routes=fake.routes)
     return sorted((m.upper(), p) for p, ops in doc["paths"].items() for m in ops)
 

@@ -44,7 +44,6 @@ def test_service_on_postgres(pg_url: str, tmp_path: Path) -> None:
         assert run.status_code == 201 and run.json()["figures"]["settled"] == 1
         v = c.get("/v1/audit/verify", headers=w.h("opview")).json()
         assert v["ok"] and v["entries"] > 5
-        # the read paths on PostgreSQL go through the thread pool (api/service/loop_reads.py)
         mine = c.get("/v1/instructions", headers=w.h("a-view")).json()["items"]
         assert [(i["sender_reference"], i["status"]) for i in mine] == [("PG1", "settled")]
         assert c.get(f"/v1/instructions/{mine[0]['id']}", headers=w.h("a-view")).json() == mine[0]

@@ -1,22 +1,16 @@
 """The lighter read paths answer exactly what the ORM versions did: the instruction list (Core columns,
-svc.view_row) against the former ORM query with svc.view for every filter and page, in every status; the
+svc.view_fields) against the former ORM query with svc.view for every filter and page, in every status; the
 balances see a security listed after a warm read on the very next request."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncio
-import sqlite3
-
 import pytest
 from service_world import P1, P2, World
 from sqlalchemy import select
 
 from api.service import instructions as svc
-from api.service import loop_reads as loop_reads_module
-from api.service.loop_reads import LoopReads, _pool_rows, loop_reads, read_rows
-from api.service.routers.instructions import _LISTS
 from api.service.db import SignedInstructionRow
 from api.service.schemas import PageOf
 from ledger.store import InstructionRow, SecurityRow
@@ -83,39 +77,6 @@ def test_list_covers_every_status_and_matches_the_single_view(lifecycle: World) 
     assert any(i["tx_hash"] is None and i["instruction_id"] for i in items)
     for i in items:
         assert w.client.get(f"/v1/instructions/{i['id']}", headers=w.h("a-view")).json() == i
-
-
-def test_loop_and_pool_reads_answer_the_same_list(lifecycle: World) -> None:
-    """On SQLite the list is read on the event loop through sqlite3 (plain values: a Boolean reads as 0/1);
-    elsewhere through the pool in the thread pool (typed Core rows). Both build the same answer."""
-    engine = lifecycle.ctx.engine
-    reads = loop_reads(engine)
-    assert reads is not None
-    for (by_p, by_s), statement in _LISTS.items():
-        for status in ("unmatched", "matched", "cancelled") if by_s else (None,):
-            params: dict[str, object] = {"offset": 0, "limit": 100, **({"pid": P1} if by_p else {}),
-                                         **({"status": status} if by_s else {})}
-            loop, pool = reads.rows(statement, params), _pool_rows(engine, statement, params)
-            assert loop and len(loop) == len(pool)
-            assert [svc.view_row(r) for r in loop] == [svc.view_row(r) for r in pool]
-
-
-def test_a_read_over_its_budget_leaves_the_loop_and_still_answers(lifecycle: World) -> None:
-    engine = lifecycle.ctx.engine
-    assert engine.url.database is not None
-    statement, params = _LISTS[False, False], {"offset": 0, "limit": 100}
-    tight = LoopReads(engine.url.database, engine, budget_steps=20, check_every=1)
-    with pytest.raises(sqlite3.OperationalError, match="interrupt"):
-        tight.rows(statement, params)
-    assert LoopReads(engine.url.database, engine).rows(statement, params)  # the default budget is ample
-    saved = loop_reads(engine)
-    loop_reads_module._READERS[engine] = tight
-    try:
-        got = asyncio.run(read_rows(engine, statement, params))  # interrupted on the loop, then the pool
-    finally:
-        loop_reads_module._READERS[engine] = saved
-    assert [svc.view_row(r) for r in got] == [svc.view_row(r) for r in _pool_rows(engine, statement, params)]
-    assert got and not isinstance(got[0], tuple)  # Core rows: it was the pool that answered
 
 
 def test_a_newly_listed_security_shows_on_the_next_balances_read(world: World) -> None:

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
+from fastapi import APIRouter
 from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from api.service.context import ServiceContext
-from api.service.deps import Ctx, Paging, ParticipantPath, Reader, own
+from api.service.deps import Ctx, Page, Paging, ParticipantPath, Reader, own
 from api.service.errors import ApiError
-from api.service.loop_reads import read_rows
-from api.service.routing import resource_router
 from api.service.schemas import Balances, CashBalance, PageOf, SecurityBalance
 from ledger.store import ParticipantRow, SecurityRow
 
-log = logging.getLogger(__name__)
-router = resource_router("accounts")
+router = APIRouter(tags=["accounts"])
 _BULK_PAIRS = 2000  # at most this many (participant, security) pairs per bulk read on a cache miss
 _SECURITIES = select(SecurityRow.code, SecurityRow.token_id).order_by(SecurityRow.code)
 _ADDRESS = select(ParticipantRow.address).where(ParticipantRow.id == bindparam("pid"))
@@ -29,20 +25,23 @@ Amounts = tuple[list[int], list[int]]  # cash per currency, quantity per token
 async def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Balances:
     """Cash per currency and non-zero security holdings (paged over the listed securities)."""
     own(p, pid, "account not found")
+    # `async`, the reads in the thread pool: one hand-off (a `def` endpoint's answer is validated in another)
+    return await run_in_threadpool(_balances, ctx, pid, pg)
+
+
+def _balances(ctx: ServiceContext, pid: str, pg: Page) -> Balances:
     # The address is remembered (it never changes); the securities are read afresh each time, because the
-    # ledger store may list one at any moment. Both on the event loop on SQLite (api/service/loop_reads.py).
-    address = ctx.known_addresses.get(pid)
-    if address is None:
-        found = await read_rows(ctx.engine, _ADDRESS, {"pid": pid})
-        if not found:
-            raise ApiError(404, "account not found")
-        address = ctx.known_addresses[pid] = str(found[0][0])
-    secs = [(str(code), int(token)) for code, token in await read_rows(ctx.engine, _SECURITIES)]
+    # ledger store may list one at any moment.
+    with ctx.engine.connect() as conn:
+        address = ctx.known_addresses.get(pid)
+        if address is None:
+            found = conn.execute(_ADDRESS, {"pid": pid}).scalar()
+            if found is None:
+                raise ApiError(404, "account not found")
+            address = ctx.known_addresses[pid] = str(found)
+        secs = [(str(code), int(token)) for code, token in conn.execute(_SECURITIES)]
     tokens = tuple(token for _, token in secs)
-    amounts = await _at_head(ctx, address, tokens)
-    if amounts is None:  # the chain has moved on (or is busy): read it in the thread pool
-        amounts = await run_in_threadpool(_read_chain, ctx, address, tokens)
-    cents, qty = amounts
+    cents, qty = _read_chain(ctx, address, tokens)
     cash = [CashBalance(currency=c, cents=v) for c, v in zip(ctx.deployment.currencies, cents, strict=True)]
     held = [SecurityBalance(security_code=code, quantity=q) for (code, _), q in zip(secs, qty, strict=True) if q]
     chunk = held[pg.offset:pg.offset + pg.limit]
@@ -53,33 +52,6 @@ async def balances(pid: ParticipantPath, p: Reader, ctx: Ctx, pg: Paging) -> Bal
 
 def _key(address: str, tokens: tuple[int, ...]) -> tuple[str, str, tuple[int, ...]]:
     return ("balances", address, tokens)
-
-
-async def _at_head(ctx: ServiceContext, address: str, tokens: tuple[int, ...]) -> Amounts | None:
-    """The balances remembered for the chain's current block, had without a thread: on the embedded chain
-    the block number is a memory read; on a node it is read from the loop, a request shared by the reads
-    waiting for it (api/service/head_reader.py). None sends the caller to the thread pool."""
-    if ctx.deployment.chain.config.backend == "embedded":
-        return _remembered(ctx, None, address, tokens)
-    try:
-        block = await ctx.head_reader().current()
-    except Exception as exc:  # the thread pool's read reports the node's trouble to the caller
-        log.debug("block number from the loop: %s", exc)
-        return None
-    return _remembered(ctx, block, address, tokens)
-
-
-def _remembered(ctx: ServiceContext, block: int | None, address: str, tokens: tuple[int, ...]) -> Amounts | None:
-    """The balances filed under `block` (None: the embedded chain's current block), if no chain writer holds
-    the lock (never waited for: this runs on the event loop)."""
-    if not ctx.chain_lock.acquire(blocking=False):
-        return None
-    try:
-        at = ctx.deployment.chain.block_number if block is None else block
-        hit: Amounts | None = ctx.chain_reads.peek(at, _key(address, tokens))
-        return hit
-    finally:
-        ctx.chain_lock.release()
 
 
 def _read_chain(ctx: ServiceContext, address: str, tokens: tuple[int, ...]) -> Amounts:

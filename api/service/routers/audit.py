@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from api.service import audit
 from api.service.db import AuditRow
 from api.service.deps import Ctx, OperatorReader, Paging
-from api.service.routing import resource_router
 from api.service.schemas import PageOf
 
-router = resource_router("audit")
+router = APIRouter(tags=["audit"])
 
 
 class AuditOut(BaseModel):

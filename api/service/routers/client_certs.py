@@ -11,20 +11,20 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from fastapi import Path, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
 from api.service import audit
+from api.service.auth_cache import bump_auth_epoch
 from api.service.db import ClientCertRow
-from api.service.deps import Administrator, Ctx, Paging, aware, bump_auth_epoch
+from api.service.deps import Administrator, Ctx, Paging, aware
 from api.service.errors import ApiError
 from api.service.routers.users import _check_groups, _manageable, _target_scope
-from api.service.routing import resource_router
 from api.service.schemas import GroupName, PageOf, ParticipantId, Strict
 from api.service.tls import fingerprint, normalise_fingerprint
 
-router = resource_router("administration")
+router = APIRouter(tags=["administration"])
 
 Fingerprint = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="sha256 of the DER certificate, hex")]
 

@@ -10,15 +10,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from api.service.deps import Ctx, Principal, Reader
 from api.service.events import OPERATOR, Event
-from api.service.routing import resource_router
 
-router = resource_router("events")
+router = APIRouter(tags=["events"])
 POLL_S = 0.05
 KEEPALIVE_S = 15.0
 

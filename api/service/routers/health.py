@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.service.context import ServiceContext
 from api.service.deps import Ctx
-from api.service.routing import COMMON_RESPONSES, resource_router
 from api.service.schemas import Health
 
-router = resource_router("health", responses={500: COMMON_RESPONSES[500]})
+router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health)

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import Select, bindparam, or_, select
 from starlette.concurrency import run_in_threadpool
 
 from api import eip712
 from api.service import instructions as svc
-from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.context import ServiceContext
+from api.service.db import SignatureRow, SignedInstructionRow
 from api.service.deps import Authoriser, Ctx, Inputter, ObjectId, Paging, Principal, Reader
 from api.service.evidence import chain_verified
-from api.service.loop_reads import read_rows
-from api.service.routing import resource_router
 from api.service.schemas import Evidence, InstructionOut, InstructionSubmit, PageOf, SigningDomain
 from ledger.store import InstructionRow
 
-router = resource_router("instructions")
+router = APIRouter(tags=["instructions"])
 
 _SI = SignedInstructionRow.__table__.c
 _LI = InstructionRow.__table__.c
@@ -40,9 +38,9 @@ def _list_query(by_participant: bool, by_status: bool) -> Select[Any]:
 # matching its columns to the cached compilation's (which, per request, cost more than the ORM query).
 _LISTS = {(by_p, by_s): _list_query(by_p, by_s) for by_p in (False, True) for by_s in (False, True)}
 
-# The hot paths are `async def`: a plain `def` endpoint costs FastAPI two thread hand-offs (the endpoint, then
-# validating its answer). The list reads on the event loop on SQLite (api/service/loop_reads.py); the others
-# hand their database work to the thread pool once.
+# The hot paths are `async def` and hand their database work to the thread pool once: a plain `def` endpoint
+# costs two hand-offs (the endpoint, then validating its answer). The submission awaits its group commit
+# (api/service/group_commit.py) without holding a thread.
 
 
 @router.get("/signing-domain", response_model=SigningDomain)
@@ -73,8 +71,13 @@ async def list_instructions(
         params["pid"] = pid
     if status is not None:
         params["status"] = status
-    rows = await read_rows(ctx.engine, _LISTS[pid is not None, status is not None], params)
+    rows = await run_in_threadpool(_rows, ctx, _LISTS[pid is not None, status is not None], params)
     return pg.json(rows, svc.view_fields)
+
+
+def _rows(ctx: ServiceContext, statement: Select[Any], params: dict[str, object]) -> list[Any]:
+    with ctx.engine.connect() as conn:
+        return list(conn.execute(statement, params))
 
 
 @router.get("/instructions/{sid}", response_model=InstructionOut)

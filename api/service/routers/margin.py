@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.service import margin
 from api.service.deps import Ctx, OperatorReader, ParticipantPath, Reader, own
-from api.service.routing import resource_router
 from api.service.schemas import MarginOut, MarginSummaryOut, RowErrorBody, WhatIfIn, WhatIfOut
 
-router = resource_router("margin")
+router = APIRouter(tags=["margin"])
 
 
 @router.get("/margin/parameter-file", response_class=FileResponse,

@@ -3,13 +3,13 @@ operator's, status changes behind maker-checker (one operator-admin requests, an
 
 from __future__ import annotations
 
+from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.service import audit
 from api.service.db import ApprovalRow
 from api.service.deps import Ctx, ObjectId, OperatorAdmin, OperatorReader, Paging, ParticipantPath, Reader
 from api.service.errors import ApiError
-from api.service.routing import resource_router
 from api.service.schemas import (
     ApprovalOut, PageOf, ParticipantIn, ParticipantOut, SecurityOut, StatusChangeIn,
 )
@@ -17,7 +17,7 @@ from ledger.errors import LedgerError
 from ledger.onchain import Kind, Status
 from ledger.store import ParticipantRow, SecurityRow
 
-router = resource_router("participants")
+router = APIRouter(tags=["participants"])
 
 _KINDS = {"broker": Kind.BROKER, "custodian": Kind.CUSTODIAN, "ccp": Kind.CCP,
           "settlement_bank": Kind.SETTLEMENT_BANK, "csd_operator": Kind.CSD_OPERATOR}

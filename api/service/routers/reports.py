@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Path as PathParam
 from fastapi.responses import FileResponse
 
 from api.service.deps import Ctx, Paging, Principal, Reader
 from api.service.errors import ApiError
-from api.service.routing import resource_router
 from api.service.schemas import PageOf, ReportOut
 
-router = resource_router("reports")
+router = APIRouter(tags=["reports"])
 
 
 def _dir(ctx: Ctx, p: Principal) -> Path:

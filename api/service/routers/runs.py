@@ -6,18 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.service.deps import Ctx, ObjectId, OperatorAdmin, OperatorReader, Paging, ParticipantPath, Reader, own
 from api.service.errors import ApiError
-from api.service.routing import resource_router
 from api.service.runs import participant_runs, run_settlement
 from api.service.schemas import PageOf, ParticipantRunOut, RunIn, RunOut
 from ledger.errors import LedgerError
 from ledger.store import RunRow
 
-router = resource_router("settlement runs")
+router = APIRouter(tags=["settlement runs"])
 
 
 def _out(r: RunRow) -> RunOut:

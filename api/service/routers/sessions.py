@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from api.service import audit
+from api.service.auth_cache import bump_auth_epoch
 from api.service.db import SessionRow, UserRow
-from api.service.deps import Caller, Ctx, aware, bump_auth_epoch
+from api.service.deps import Caller, Ctx, aware
 from api.service.errors import ApiError
-from api.service.routing import resource_router
 from api.service.schemas import Me, SessionOut, SignIn
 from api.service.security import DUMMY_HASH, new_token, token_hash, verify_password, verify_totp
 
-router = resource_router("sessions")
+router = APIRouter(tags=["sessions"])
 
 
 @router.post("/sessions", response_model=SessionOut, status_code=201, responses={401: {}})

@@ -7,22 +7,22 @@ import datetime as dt
 import secrets
 from collections.abc import Sequence
 
-from fastapi import Response
+from fastapi import APIRouter, Response
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from api.service import audit
+from api.service.auth_cache import bump_auth_epoch
 from api.service.db import OPERATOR_GROUPS, PARTICIPANT_GROUPS, ApiKeyRow, GroupRow, SessionRow, UserRow
-from api.service.deps import Administrator, Caller, Ctx, ObjectId, Paging, Principal, bump_auth_epoch
+from api.service.deps import Administrator, Caller, Ctx, ObjectId, Paging, Principal
 from api.service.errors import ApiError
 from api.service.schemas import (
     ApiKeyCreated, ApiKeyIn, ApiKeyOut, GroupOut, PageOf, UserCreated, UserIn, UserOut, UserPatch,
 )
-from api.service.routing import resource_router
 from api.service.security import hash_password, new_token, new_totp_secret, token_hash, totp_uri
 from ledger.store import ParticipantRow
 
-router = resource_router("administration")
+router = APIRouter(tags=["administration"])
 
 
 def _target_scope(p: Principal, participant_id: str | None, s: Session) -> str | None:
