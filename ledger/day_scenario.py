@@ -11,38 +11,14 @@ import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from ledger.refdata import CURRENCIES, Market
+from ledger.reports import InstructionLike
 from ledger.store import NewInstruction
 
 RING_AMOUNT_CENTS = 10_000_000_000  # each ring leg's payment: HKD 100 million nobody holds spare
-
-
-class Obligation(Protocol):
-    """What the scenario reads of an instruction (a stored row or a new one)."""
-
-    @property
-    def deliverer(self) -> str: ...
-    @property
-    def receiver(self) -> str: ...
-    @property
-    def security_code(self) -> str: ...
-    @property
-    def quantity(self) -> int: ...
-    @property
-    def currency(self) -> str: ...
-    @property
-    def amount_cents(self) -> int: ...
-
-
-class PendingRow(Obligation, Protocol):
-    @property
-    def reason(self) -> str | None: ...
-    @property
-    def source(self) -> str: ...
 
 
 def scenario_rng(seed: int, trade_date: str, stage: str) -> np.random.Generator:
@@ -66,7 +42,7 @@ class Opening:
     frozen: list[str]
 
 
-def opening_positions(market: Market, instructions: Sequence[Obligation], knobs: Knobs,
+def opening_positions(market: Market, instructions: Sequence[InstructionLike], knobs: Knobs,
                       rng: np.random.Generator) -> Opening:
     """What each participant must deliver (a few short) and the cash for its payments (a few short)."""
     ccp = market.participants[market.ccp_index].id
@@ -135,11 +111,11 @@ class TopUp:
     cash: dict[str, list[tuple[str, int]]]  # currency -> (participant, cents)
 
 
-def top_up(pending: Sequence[PendingRow], knobs: Knobs, rng: np.random.Generator, frozen: Sequence[str],
+def top_up(pending: Sequence[InstructionLike], knobs: Knobs, rng: np.random.Generator, frozen: Sequence[str],
            ccp: str) -> TopUp:
     """Cover the shortfalls of some short participants (stock borrowed, cash wired in) before recycling."""
     # CNS shortfalls only: SI parties settle between themselves (their gridlocks are for liquidity saving)
-    short: dict[str, list[PendingRow]] = defaultdict(list)
+    short: dict[str, list[InstructionLike]] = defaultdict(list)
     for r in pending:
         if r.reason not in ("LACK", "MONY") or r.source == "SI":
             continue
