@@ -238,7 +238,9 @@ class Chain:
     def deploy(self, name: str, args: Sequence[Any], sender: str) -> Contract:
         art = load_artifact(name)
         landed = self._landed(sender)
-        if landed is not None and landed.contract_address is not None:
+        if landed is not None:
+            if landed.contract_address is None:
+                raise ChainError(f"transaction {landed.tx_hash} of the interrupted step was not a deployment of {name}")
             return self.bind(name, landed.contract_address)
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
         try:
